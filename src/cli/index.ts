@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { connectionOptions } from '../db/client.js';
+import { resolveConfig } from '../config.js';
+import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
+import { WorldPgError } from '../errors.js';
+
+/**
+ * `workflow-world-postgres <command>`. Exit codes: 0 ok, 1 failure, 2 usage.
+ *   migrate up [--to N] | down [--to N] | status      [--url URL] [--schema NAME]
+ */
+const USAGE = `usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { url: { type: 'string' }, schema: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  const [command, sub] = positionals;
+  if (values.help || command !== 'migrate' || !['up', 'down', 'status'].includes(sub ?? '')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = resolveConfig({ connectionString: values.url, schema: values.schema, migrate: 'off' });
+  if (!config.connectionString) {
+    console.error('no database: pass --url or set WORKFLOW_POSTGRES_URL (or DATABASE_URL)');
+    return 2;
+  }
+  const to = values.to === undefined ? undefined : Number(values.to);
+  if (to !== undefined && (!Number.isInteger(to) || to < 0)) {
+    console.error('--to expects a migration number');
+    return 2;
+  }
+  const sql = postgres(config.connectionString, connectionOptions(config, 1));
+  try {
+    if (sub === 'status') {
+      const states = await migrationStatus(sql, config.schema);
+      console.log(`schema "${config.schema}"`);
+      for (const s of states) {
+        const mark = s.changed ? 'CHANGED' : s.applied ? 'applied' : 'pending';
+        const at = s.appliedAt ? `  ${s.appliedAt.toISOString()}` : '';
+        console.log(`  ${String(s.version).padStart(4, '0')}_${s.name}  ${mark}${at}`);
+      }
+      return states.some((s) => s.changed) ? 1 : 0;
+    }
+    const files = sub === 'up' ? await migrateUp(sql, config.schema, { to }) : await migrateDown(sql, config.schema, { to });
+    const verb = sub === 'up' ? 'applied' : 'reverted';
+    if (files.length === 0) console.log(`schema "${config.schema}": nothing to do`);
+    for (const f of files) console.log(`schema "${config.schema}": ${verb} ${String(f.version).padStart(4, '0')}_${f.name}`);
+    return 0;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(WorldPgError.is(error) ? error.message : `[workflow-world-postgres] ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+import type { Sql } from 'postgres';
+import { z } from 'zod';
+import { WorldPgConfigError } from './errors.js';
+
+/**
+ * Configuration: per field, explicit option > environment variable > default.
+ * `createWorld()` only stores the options; `resolveConfig()` runs at the first database use,
+ * so a factory built at build time with an incomplete environment never throws.
+ */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+
+export const ConfigSchema = z.object({
+  connectionString: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+  listenConnectionString: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+  schema: z
+    .string()
+    .min(1)
+    .refine((s) => Buffer.byteLength(s) <= 63 && !s.includes('\u0000'), 'expected at most 63 bytes and no NUL')
+    .default('workflow'),
+  poolSize: int(1, 1_000).default(10),
+  queueConcurrency: int(0, 10_000).default(10),
+  retentionDays: int(0, 36_500).default(0),
+  migrate: z.enum(['auto', 'verify', 'off']).default('auto'),
+  applicationName: z.string().min(1).max(63).default('workflow-world-postgres'),
+  statementTimeoutMs: int(0, 86_400_000).default(60_000),
+  prepare: bool.default(true),
+  deploymentId: z.string().min(1).default('postgres'),
+  shutdownTimeoutMs: int(0, 3_600_000).default(10_000),
+});
+
+export type WorldConfig = z.output<typeof ConfigSchema> & {
+  connectionString: string | undefined;
+  /** A postgres.js instance owned by the app: used for queries, never ended by the World. */
+  sql?: Sql;
+};
+
+export type WorldOptions = Partial<z.input<typeof ConfigSchema>> & { sql?: Sql };
+
+const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
+  connectionString: 'WORKFLOW_POSTGRES_URL',
+  listenConnectionString: 'WORKFLOW_POSTGRES_LISTEN_URL',
+  schema: 'WORKFLOW_POSTGRES_SCHEMA',
+  poolSize: 'WORKFLOW_POSTGRES_POOL_SIZE',
+  queueConcurrency: 'WORKFLOW_POSTGRES_QUEUE_CONCURRENCY',
+  retentionDays: 'WORKFLOW_POSTGRES_RETENTION_DAYS',
+  migrate: 'WORKFLOW_POSTGRES_MIGRATE',
+  applicationName: 'WORKFLOW_POSTGRES_APPLICATION_NAME',
+  statementTimeoutMs: 'WORKFLOW_POSTGRES_STATEMENT_TIMEOUT_MS',
+  prepare: 'WORKFLOW_POSTGRES_PREPARE',
+  deploymentId: 'WORKFLOW_POSTGRES_DEPLOYMENT_ID',
+  shutdownTimeoutMs: 'WORKFLOW_POSTGRES_SHUTDOWN_TIMEOUT_MS',
+};
+
+/** Environment variable names, for the README table and error messages. */
+export const CONFIG_ENV = ENV;
+
+export function resolveConfig(options: WorldOptions = {}, env: NodeJS.ProcessEnv = process.env): WorldConfig {
+  const input: Record<string, unknown> = {};
+  for (const [key, envName] of Object.entries(ENV)) {
+    const explicit = (options as Record<string, unknown>)[key];
+    const fromEnv = envName ? env[envName]?.trim() || undefined : undefined;
+    input[key] = explicit ?? fromEnv;
+  }
+  input.connectionString ??= env.DATABASE_URL?.trim() || undefined;
+
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    // Paths and rules only: a URL carries a password.
+    const detail = parsed.error.issues
+      .map((i) => {
+        const key = String(i.path[0] ?? '');
+        const envName = ENV[key as keyof typeof ENV];
+        return `${key}${envName ? ` (${envName})` : ''}: ${i.message}`;
+      })
+      .join('; ');
+    throw new WorldPgConfigError('CONFIG_INVALID', `invalid configuration: ${detail}`);
+  }
+  return { ...parsed.data, connectionString: parsed.data.connectionString, sql: options.sql };
+}
+
+/** Throws the message a user needs when neither a URL nor an `sql` instance is configured. */
+export function requireConnection(config: WorldConfig): void {
+  if (!config.sql && !config.connectionString) {
+    throw new WorldPgConfigError(
+      'CONFIG_MISSING',
+      'no database configured: set WORKFLOW_POSTGRES_URL (or DATABASE_URL), or pass `connectionString` or `sql` to createWorld()',
+    );
+  }
+}
+
+/** Quotes any schema name as a SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A connection string with its password removed, for log lines. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://<unparseable>';
+  }
+}

@@ -1,0 +1,53 @@
+import type { World } from '@workflow/world';
+import { SPEC_VERSION_CURRENT } from '@workflow/world';
+import type { WorldOptions } from './config.js';
+import { createStorage } from './storage/index.js';
+import { createWorldState } from './world-state.js';
+
+export type { WorldConfig, WorldOptions } from './config.js';
+export { resolveConfig, CONFIG_ENV } from './config.js';
+export { WorldPgError, WorldPgConfigError, WorldPgMigrationError } from './errors.js';
+export { migrateUp, migrateDown, migrationStatus, verifyMigrations, LATEST_VERSION } from './db/migrate.js';
+
+export interface PostgresWorld extends World {
+  /** Starts this instance's background work. Idempotent. */
+  start(): Promise<void>;
+  /** Stops background work and releases connections. Idempotent; alias of `close()`. */
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a World on PostgreSQL. Synchronous and free of I/O: connections open at first use.
+ *
+ * @example
+ * import { createWorld } from 'workflow-world-postgres';
+ * const world = createWorld({ connectionString: process.env.DATABASE_URL });
+ * await world.start();
+ * process.on('SIGTERM', () => world.stop());
+ */
+export function createWorld(options: WorldOptions = {}): PostgresWorld {
+  const state = createWorldState(options);
+  const storage = createStorage(state.getDb);
+  let starting: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const start = (): Promise<void> => {
+    starting ??= state.getDb().then(() => undefined);
+    return starting;
+  };
+  const close = (): Promise<void> => {
+    closing ??= state.release();
+    return closing;
+  };
+
+  return {
+    specVersion: SPEC_VERSION_CURRENT,
+    ...storage,
+    start,
+    stop: close,
+    close,
+  } as unknown as PostgresWorld;
+}
+
+export default createWorld;

@@ -1,0 +1,202 @@
+import type {
+  Event,
+  GetEventParams,
+  Hook,
+  ListEventsByCorrelationIdParams,
+  ListEventsParams,
+  ListHooksParams,
+  ListWorkflowRunStepsParams,
+  ListWorkflowRunsParams,
+  PaginatedResponse,
+  ResolveData,
+  Step,
+  WorkflowRun,
+} from '@workflow/world';
+import { stripEventDataRefs } from '@workflow/world';
+import { sql as rawSql } from 'kysely';
+import type { Db } from '../db/client.js';
+import { qb, run } from '../db/kysely.js';
+import { worldErrors } from '../errors.js';
+import { toEvent, toHook, toRun, toStep, type EntityRow, type EventRow } from './entities.js';
+import { clampLimit, decodeCursor, decodeNumericCursor, toPage } from './pagination.js';
+
+/**
+ * The read side of storage: get and list for runs, steps, hooks and events, with keyset
+ * pagination. Runs page by run id (a ULID: creation order), steps and hooks by the id of the
+ * event that created them, events by their id (commit order within a run).
+ */
+const DEFAULT_LIMIT = { runs: 20, steps: 20, hooks: 100, events: 1000 } as const;
+
+type WithData = { entity: unknown; input_data: Uint8Array | null; result_data: Uint8Array | null };
+const asc = (order: 'asc' | 'desc' | undefined, fallback: 'asc' | 'desc') => (order ?? fallback) === 'asc';
+
+export function createReads(getDb: () => Promise<Db>) {
+  const rd = (p?: { resolveData?: ResolveData }): ResolveData => p?.resolveData ?? 'all';
+
+  async function listRuns(params: ListWorkflowRunsParams = {}): Promise<PaginatedResponse<WorkflowRun>> {
+    const db = await getDb();
+    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.runs);
+    const up = asc(params.pagination?.sortOrder, 'desc');
+    const after = decodeCursor('r', params.pagination?.cursor);
+    const resolve = rd(params);
+    let q = qb
+      .withSchema(db.schema)
+      .selectFrom('runs as r')
+      .leftJoin('events as ei', (j) =>
+        resolve === 'all' ? j.onRef('ei.id', '=', 'r.input_event') : j.on(rawSql<boolean>`false`),
+      )
+      .leftJoin('events as er', (j) =>
+        j.onRef('er.id', '=', 'r.result_event').on(
+          'r.status',
+          'in',
+          resolve === 'all' ? ['completed', 'failed'] : ['failed'],
+        ),
+      )
+      .select([rawSql`to_jsonb(r)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'r.run_id'])
+      .orderBy('r.run_id', up ? 'asc' : 'desc')
+      .limit(limit + 1);
+    if (params.workflowName) q = q.where('r.workflow_name', '=', params.workflowName);
+    if (params.status) q = q.where('r.status', '=', params.status);
+    if (after) q = q.where('r.run_id', up ? '>' : '<', after);
+    const rows = await run<WithData & { run_id: string }>(db.sql, q);
+    return toPage(rows, limit, 'r', (r) => r.run_id, (r) => toRun(r as EntityRow, resolve));
+  }
+
+  async function getRun(id: string, params?: { resolveData?: ResolveData }): Promise<WorkflowRun> {
+    const db = await getDb();
+    const [row] = await db.sql<WithData[]>`
+      select to_jsonb(r) as entity, ei.data as input_data, er.data as result_data
+        from ${db.sql(db.schema)}.runs r
+        left join ${db.sql(db.schema)}.events ei on ei.id = r.input_event
+        left join ${db.sql(db.schema)}.events er on er.id = r.result_event
+       where r.run_id = ${id}`;
+    if (!row) throw worldErrors.runNotFound(id);
+    return toRun(row as EntityRow, rd(params));
+  }
+
+  async function getStep(runId: string | undefined, stepId: string, params?: { resolveData?: ResolveData }): Promise<Step> {
+    const db = await getDb();
+    const s = db.sql(db.schema);
+    const [row] = await db.sql<WithData[]>`
+      select to_jsonb(st) as entity, ei.data as input_data, er.data as result_data
+        from ${s}.steps st
+        left join ${s}.events ei on ei.id = st.input_event
+        left join ${s}.events er on er.id = st.result_event
+       where st.step_id = ${stepId} ${runId === undefined ? db.sql`` : db.sql`and st.run_id = ${runId}`}
+       limit 1`;
+    if (!row) throw worldErrors.notFound(`step ${stepId} not found${runId ? ` in run ${runId}` : ''}`);
+    return toStep(row as EntityRow, rd(params));
+  }
+
+  async function listSteps(params: ListWorkflowRunStepsParams): Promise<PaginatedResponse<Step>> {
+    const db = await getDb();
+    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.steps);
+    const up = asc(params.pagination?.sortOrder, 'desc');
+    const after = decodeNumericCursor('s', params.pagination?.cursor);
+    const resolve = rd(params);
+    let q = qb
+      .withSchema(db.schema)
+      .selectFrom('steps as st')
+      .leftJoin('events as ei', (j) =>
+        resolve === 'all' ? j.onRef('ei.id', '=', 'st.input_event') : j.on(rawSql<boolean>`false`),
+      )
+      .leftJoin('events as er', 'er.id', 'st.result_event')
+      .select([rawSql`to_jsonb(st)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'st.input_event'])
+      .where('st.run_id', '=', params.runId)
+      .orderBy('st.input_event', up ? 'asc' : 'desc')
+      .limit(limit + 1);
+    if (after) q = q.where('st.input_event', up ? '>' : '<', after);
+    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    return toPage(rows, limit, 's', (r) => r.input_event, (r) => toStep(r as EntityRow, resolve));
+  }
+
+  async function hookBy(where: 'id' | 'token', value: string, params?: { resolveData?: ResolveData }): Promise<Hook> {
+    const db = await getDb();
+    const s = db.sql(db.schema);
+    const [row] = await db.sql<WithData[]>`
+      select to_jsonb(h) - 'token_digest' as entity, ei.data as input_data, null::bytea as result_data
+        from ${s}.hooks h
+        left join ${s}.events ei on ei.id = h.input_event
+       where ${where === 'id' ? db.sql`h.hook_id = ${value}` : db.sql`h.token_digest = sha256(convert_to(${value}::text, 'UTF8'))`}
+       limit 1`;
+    if (!row) throw worldErrors.hookNotFound(value);
+    return toHook(row as EntityRow, rd(params));
+  }
+
+  async function listHooks(params: ListHooksParams): Promise<PaginatedResponse<Hook>> {
+    const db = await getDb();
+    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.hooks);
+    const up = asc(params.pagination?.sortOrder, 'asc');
+    const after = decodeNumericCursor('h', params.pagination?.cursor);
+    const resolve = rd(params);
+    let q = qb
+      .withSchema(db.schema)
+      .selectFrom('hooks as h')
+      .leftJoin('events as ei', (j) =>
+        resolve === 'all' ? j.onRef('ei.id', '=', 'h.input_event') : j.on(rawSql<boolean>`false`),
+      )
+      .select([
+        rawSql`to_jsonb(h) - 'token_digest'`.as('entity'),
+        'ei.data as input_data',
+        rawSql`null::bytea`.as('result_data'),
+        'h.input_event',
+      ])
+      .orderBy('h.input_event', up ? 'asc' : 'desc')
+      .limit(limit + 1);
+    if (params.runId) q = q.where('h.run_id', '=', params.runId);
+    if (after) q = q.where('h.input_event', up ? '>' : '<', after);
+    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    return toPage(rows, limit, 'h', (r) => r.input_event, (r) => toHook(r as EntityRow, resolve));
+  }
+
+  async function listEventRows(
+    filter: { runId?: string; correlationId?: string },
+    pagination: ListEventsParams['pagination'],
+  ): Promise<{ rows: EventRow[]; limit: number }> {
+    const db = await getDb();
+    const limit = clampLimit(pagination?.limit, DEFAULT_LIMIT.events);
+    const up = asc(pagination?.sortOrder, 'asc');
+    const after = decodeNumericCursor('e', pagination?.cursor);
+    let q = qb
+      .withSchema(db.schema)
+      .selectFrom('events')
+      .selectAll()
+      .orderBy('id', up ? 'asc' : 'desc')
+      .limit(limit + 1);
+    if (filter.runId) q = q.where('run_id', '=', filter.runId);
+    if (filter.correlationId !== undefined) q = q.where('correlation_id', '=', filter.correlationId);
+    if (after) q = q.where('id', up ? '>' : '<', after);
+    return { rows: await run<EventRow>(db.sql, q), limit };
+  }
+
+  const eventPage = (rows: EventRow[], limit: number, resolve: ResolveData): PaginatedResponse<Event> =>
+    toPage(rows, limit, 'e', (r) => String(r.id), (r) => stripEventDataRefs(toEvent(r), resolve));
+
+  return {
+    runs: { get: getRun, list: listRuns },
+    steps: { get: getStep, list: listSteps },
+    hooks: {
+      get: (hookId: string, params?: { resolveData?: ResolveData }) => hookBy('id', hookId, params),
+      getByToken: (token: string, params?: { resolveData?: ResolveData }) => hookBy('token', token, params),
+      list: listHooks,
+    },
+    events: {
+      async get(runId: string, eventId: string, params?: GetEventParams): Promise<Event> {
+        const db = await getDb();
+        const [row] = await db.sql<EventRow[]>`
+          select * from ${db.sql(db.schema)}.events where event_id = ${eventId} and run_id = ${runId}`;
+        if (!row) throw worldErrors.notFound(`event ${eventId} not found in run ${runId}`);
+        return stripEventDataRefs(toEvent(row), rd(params));
+      },
+      async list(params: ListEventsParams): Promise<PaginatedResponse<Event>> {
+        const { rows, limit } = await listEventRows({ runId: params.runId }, params.pagination);
+        return eventPage(rows, limit, rd(params));
+      },
+      async listByCorrelationId(params: ListEventsByCorrelationIdParams): Promise<PaginatedResponse<Event>> {
+        const filter = { correlationId: params.correlationId, runId: (params as { runId?: string }).runId };
+        const { rows, limit } = await listEventRows(filter, params.pagination);
+        return eventPage(rows, limit, rd(params));
+      },
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { resolveConfig, type WorldConfig, type WorldOptions } from './config.js';
+import { acquireDb, type Db } from './db/client.js';
+import { WorldPgError } from './errors.js';
+
+/**
+ * The lazily opened resources of one World instance. Nothing happens at construction
+ * (CONTRACT §1.3): the configuration is resolved and the pool opened at first use, and a
+ * failed first use is retried by the next one rather than cached.
+ */
+export function createWorldState(options: WorldOptions) {
+  let config: WorldConfig | undefined;
+  let opening: Promise<{ db: Db; release: () => Promise<void> }> | undefined;
+  let closed = false;
+
+  function getConfig(): WorldConfig {
+    config ??= resolveConfig(options);
+    return config;
+  }
+
+  async function getDb(): Promise<Db> {
+    if (closed) throw new WorldPgError('CLOSED', 'this World was closed; create a new one');
+    if (!opening) {
+      const attempt = Promise.resolve().then(() => acquireDb(getConfig()));
+      opening = attempt;
+      attempt.catch(() => {
+        if (opening === attempt) opening = undefined;
+      });
+    }
+    return (await opening).db;
+  }
+
+  /** Ends this instance's hold on the pool (the pool itself closes with its last holder). */
+  async function release(): Promise<void> {
+    closed = true;
+    const held = opening;
+    opening = undefined;
+    if (!held) return;
+    try {
+      await (await held).release();
+    } catch {
+      // the pool never opened: nothing to release
+    }
+  }
+
+  return { getConfig, getDb, release, isClosed: () => closed };
+}
+
+export type WorldState = ReturnType<typeof createWorldState>;
