@@ -1,7 +1,10 @@
 import type { World } from '@workflow/world';
 import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
+import { WorldPgError } from './errors.js';
+import { createQueue } from './queue/index.js';
 import { createStorage } from './storage/index.js';
+import { createStreamer } from './streamer/index.js';
 import { createWorldState } from './world-state.js';
 
 export type { WorldConfig, WorldOptions } from './config.js';
@@ -29,21 +32,31 @@ export interface PostgresWorld extends World {
 export function createWorld(options: WorldOptions = {}): PostgresWorld {
   const state = createWorldState(options);
   const storage = createStorage(state.getDb);
+  const { start: startQueue, stop: stopQueue, ...queue } = createQueue(state);
+  const { stop: stopStreamer, ...streamer } = createStreamer(state);
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
+  // Every method is a closure: the runtime calls them detached from the object (§1.3).
   const start = (): Promise<void> => {
-    starting ??= state.getDb().then(() => undefined);
+    if (closing) return Promise.reject(new WorldPgError('CLOSED', 'start() after close()'));
+    starting ??= state.getDb().then(startQueue);
     return starting;
   };
   const close = (): Promise<void> => {
-    closing ??= state.release();
+    closing ??= (async () => {
+      await starting?.catch(() => {});
+      await Promise.allSettled([stopQueue(), stopStreamer()]);
+      await state.release();
+    })();
     return closing;
   };
 
   return {
     specVersion: SPEC_VERSION_CURRENT,
     ...storage,
+    ...queue,
+    ...streamer,
     start,
     stop: close,
     close,

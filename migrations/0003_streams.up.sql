@@ -1,0 +1,1 @@
+-- 0003_streams: (reserved; filled by its issue)
