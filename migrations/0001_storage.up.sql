@@ -54,8 +54,10 @@ create table :WORLD_SCHEMA.runs (
   last_event_ms     bigint not null,  -- event times never go backwards within a run
   state_marker_ms   bigint            -- stale-snapshot guard (CONTRACT §6.6)
 );
-create index runs_status_idx on :WORLD_SCHEMA.runs (status, run_id);                 -- runs.list({status}), recovery
-create index runs_workflow_name_idx on :WORLD_SCHEMA.runs (workflow_name, run_id);   -- runs.list({workflowName})
+-- runs.list pages by input_event: the run_created event's id is the run's creation order
+create index runs_input_event_idx on :WORLD_SCHEMA.runs (input_event);                      -- runs.list()
+create index runs_status_idx on :WORLD_SCHEMA.runs (status, input_event);                   -- runs.list({status}), recovery
+create index runs_workflow_name_idx on :WORLD_SCHEMA.runs (workflow_name, input_event);     -- runs.list({workflowName})
 
 create table :WORLD_SCHEMA.events (
   id             bigint generated always as identity primary key,  -- commit order within a run

@@ -124,9 +124,6 @@ export function createAppend(getDb: () => Promise<Db>) {
       throw worldErrors.badRequest('hook_conflict events are created by the World only');
     }
     if (runIdArg === null && type !== 'run_created') throw worldErrors.badRequest(`${type} needs a runId`);
-    if (type !== 'run_created' && type !== 'run_started' && type !== 'run_cancelled' && !request.correlationId) {
-      throw worldErrors.badRequest(`${type} needs a correlationId`);
-    }
     const runId = runIdArg ?? newRunId();
     const resolve = params.resolveData ?? 'all';
     const specVersion = request.specVersion ?? SPEC_VERSION_CURRENT;

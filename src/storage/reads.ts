@@ -18,12 +18,12 @@ import type { Db } from '../db/client.js';
 import { qb, run } from '../db/kysely.js';
 import { worldErrors } from '../errors.js';
 import { toEvent, toHook, toRun, toStep, type EntityRow, type EventRow } from './entities.js';
-import { clampLimit, decodeCursor, decodeNumericCursor, toPage } from './pagination.js';
+import { clampLimit, decodeNumericCursor, toPage } from './pagination.js';
 
 /**
  * The read side of storage: get and list for runs, steps, hooks and events, with keyset
- * pagination. Runs page by run id (a ULID: creation order), steps and hooks by the id of the
- * event that created them, events by their id (commit order within a run).
+ * pagination. Runs, steps and hooks page by the id of the event that created them (creation
+ * order), events by their own id (commit order within a run).
  */
 const DEFAULT_LIMIT = { runs: 20, steps: 20, hooks: 100, events: 1000 } as const;
 
@@ -37,7 +37,7 @@ export function createReads(getDb: () => Promise<Db>) {
     const db = await getDb();
     const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.runs);
     const up = asc(params.pagination?.sortOrder, 'desc');
-    const after = decodeCursor('r', params.pagination?.cursor);
+    const after = decodeNumericCursor('r', params.pagination?.cursor);
     const resolve = rd(params);
     let q = qb
       .withSchema(db.schema)
@@ -52,14 +52,14 @@ export function createReads(getDb: () => Promise<Db>) {
           resolve === 'all' ? ['completed', 'failed'] : ['failed'],
         ),
       )
-      .select([rawSql`to_jsonb(r)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'r.run_id'])
-      .orderBy('r.run_id', up ? 'asc' : 'desc')
+      .select([rawSql`to_jsonb(r)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'r.input_event'])
+      .orderBy('r.input_event', up ? 'asc' : 'desc')
       .limit(limit + 1);
     if (params.workflowName) q = q.where('r.workflow_name', '=', params.workflowName);
     if (params.status) q = q.where('r.status', '=', params.status);
-    if (after) q = q.where('r.run_id', up ? '>' : '<', after);
-    const rows = await run<WithData & { run_id: string }>(db.sql, q);
-    return toPage(rows, limit, 'r', (r) => r.run_id, (r) => toRun(r as EntityRow, resolve));
+    if (after) q = q.where('r.input_event', up ? '>' : '<', after);
+    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    return toPage(rows, limit, 'r', (r) => r.input_event, (r) => toRun(r as EntityRow, resolve));
   }
 
   async function getRun(id: string, params?: { resolveData?: ResolveData }): Promise<WorkflowRun> {

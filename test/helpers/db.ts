@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
+import { quoteIdent } from '../../src/config.js';
 import { createWorld, type PostgresWorld, type WorldOptions } from '../../src/index.js';
 
 /** The server every test talks to (see test/global-setup.ts). */
@@ -33,7 +34,7 @@ export function testWorld(options: WorldOptions = {}): PostgresWorld {
 afterAll(async () => {
   await Promise.all(worlds.map((w) => w.close()));
   const sql = adminSql();
-  for (const schema of schemas) await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  for (const schema of schemas) await sql.unsafe(`drop schema if exists ${quoteIdent(schema)} cascade`);
   await sql.end({ timeout: 5 });
   admin = undefined;
 });
