@@ -10,10 +10,10 @@ import { CreateEventSchema, SPEC_VERSION_CURRENT, stripEventDataRefs, validateUl
 
 import { encode } from '../codec.js';
 import type { Db } from '../db/client.js';
-import { errorCode, isSafeToRetry, isTransient } from '../db/sqlstate.js';
+import { withRetry } from '../db/retry.js';
 import { worldErrors } from '../errors.js';
 import { newRunId } from '../ids.js';
-import { describeError, log } from '../log.js';
+import { log, type LogContext } from '../log.js';
 import { toHook, toRun, toStep, toWait, type EntityRow } from './entities.js';
 
 /**
@@ -43,30 +43,14 @@ const WAIT_EVENTS = new Set(['wait_created', 'wait_completed']);
 const bytes = (value: unknown): Buffer | null => (value === undefined ? null : Buffer.from(encode(value)));
 
 export function createAppend(getDb: () => Promise<Db>) {
-  /** Runs one append statement, retrying only where the server guarantees nothing was applied. */
-  async function call(db: Db, fn: string, args: unknown[], ctx: { runId: string; type: string }): Promise<Outcome> {
+  /** Runs one append statement; see withRetry for what is retried. */
+  async function call(db: Db, fn: string, args: unknown[], ctx: LogContext): Promise<Outcome> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
     const text = `select * from ${db.ident}.${fn}(${placeholders})`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const [row] = await db.sql.unsafe<Outcome[]>(text, args as never[], { prepare: db.config.prepare });
-        return row as Outcome;
-      } catch (error) {
-        if (attempt < 4 && isSafeToRetry(error, false)) {
-          await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-          continue;
-        }
-        if (isTransient(error)) {
-          log.warn('event append failed on the database connection', { ...ctx, error: describeError(error) });
-          throw worldErrors.unavailable(`database unavailable while appending ${ctx.type}: ${describeError(error)}`, error);
-        }
-        if (errorCode(error)?.startsWith('22')) {
-          // data exceptions, e.g. a U+0000 in a text field such as a step name or hook token
-          throw worldErrors.badRequest(`invalid ${ctx.type} request: ${describeError(error)}`);
-        }
-        throw error;
-      }
-    }
+    return withRetry(`appending ${ctx.type}`, ctx, false, async () => {
+      const [row] = await db.sql.unsafe<Outcome[]>(text, args as never[], { prepare: db.config.prepare });
+      return row as Outcome;
+    });
   }
 
   function raise(o: Outcome, runId: string): never {
@@ -176,7 +160,7 @@ export function createAppend(getDb: () => Promise<Db>) {
         runId, type, correlationId, bytes(data), specVersion,
         (data?.stepName as string | undefined) ?? null,
         retryAfter === undefined ? null : new Date(retryAfter), stale,
-      ], { ...ctx, stepId: correlationId } as typeof ctx);
+      ], { ...ctx, stepId: correlationId ?? undefined });
       if (o.outcome !== 'ok') raise(o, runId);
       return { event: eventOf(o, runId, request, specVersion, resolve), step: toStep(o as EntityRow, 'all') };
     }

@@ -16,6 +16,9 @@ import { stripEventDataRefs } from '@workflow/world';
 import { sql as rawSql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { qb, run } from '../db/kysely.js';
+import { withRetry } from '../db/retry.js';
+import { ReadSchemas, validate } from './params.js';
+import { z } from 'zod';
 import { worldErrors } from '../errors.js';
 import { toEvent, toHook, toRun, toStep, type EntityRow, type EventRow } from './entities.js';
 import { clampLimit, decodeNumericCursor, toPage } from './pagination.js';
@@ -169,34 +172,53 @@ export function createReads(getDb: () => Promise<Db>) {
     return { rows: await run<EventRow>(db.sql, q), limit };
   }
 
+  async function getEvent(runId: string, eventId: string, params?: GetEventParams): Promise<Event> {
+    const db = await getDb();
+    const [row] = await db.sql<EventRow[]>`
+      select * from ${db.sql(db.schema)}.events where event_id = ${eventId} and run_id = ${runId}`;
+    if (!row) throw worldErrors.notFound(`event ${eventId} not found in run ${runId}`);
+    return stripEventDataRefs(toEvent(row), rd(params));
+  }
+
   const eventPage = (rows: EventRow[], limit: number, resolve: ResolveData): PaginatedResponse<Event> =>
     toPage(rows, limit, 'e', (r) => String(r.id), (r) => stripEventDataRefs(toEvent(r), resolve));
 
+  // Reads are idempotent: transient failures are retried, then surface as 503.
+  const read =
+    <A extends unknown[], R>(what: string, schemas: z.ZodType[], fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      schemas.forEach((schema, i) => validate(schema, args[i], what));
+      return withRetry(what, {}, true, () => fn(...args));
+    };
+  const { id, get } = ReadSchemas;
+
   return {
-    runs: { get: getRun, list: listRuns },
-    steps: { get: getStep, list: listSteps },
+    runs: { get: read('runs.get', [id, get], getRun), list: read('runs.list', [ReadSchemas.listRuns], listRuns) },
+    steps: { get: read('steps.get', [id.optional(), id, get], getStep), list: read('steps.list', [ReadSchemas.listSteps], listSteps) },
     hooks: {
-      get: (hookId: string, params?: { resolveData?: ResolveData }) => hookBy('id', hookId, params),
-      getByToken: (token: string, params?: { resolveData?: ResolveData }) => hookBy('token', token, params),
-      list: listHooks,
+      get: read('hooks.get', [id, get], (hookId: string, params?: { resolveData?: ResolveData }) => hookBy('id', hookId, params)),
+      getByToken: read('hooks.getByToken', [z.string().min(1), get], (token: string, params?: { resolveData?: ResolveData }) =>
+        hookBy('token', token, params),
+      ),
+      list: read('hooks.list', [ReadSchemas.listHooks], listHooks),
     },
     events: {
-      async get(runId: string, eventId: string, params?: GetEventParams): Promise<Event> {
-        const db = await getDb();
-        const [row] = await db.sql<EventRow[]>`
-          select * from ${db.sql(db.schema)}.events where event_id = ${eventId} and run_id = ${runId}`;
-        if (!row) throw worldErrors.notFound(`event ${eventId} not found in run ${runId}`);
-        return stripEventDataRefs(toEvent(row), rd(params));
-      },
-      async list(params: ListEventsParams): Promise<PaginatedResponse<Event>> {
+      get: read('events.get', [id, id, get], getEvent),
+      list: read('events.list', [ReadSchemas.listEvents], async (params: ListEventsParams): Promise<PaginatedResponse<Event>> => {
         const { rows, limit } = await listEventRows({ runId: params.runId }, params.pagination);
         return eventPage(rows, limit, rd(params));
-      },
-      async listByCorrelationId(params: ListEventsByCorrelationIdParams): Promise<PaginatedResponse<Event>> {
-        const filter = { correlationId: params.correlationId, runId: (params as { runId?: string }).runId };
-        const { rows, limit } = await listEventRows(filter, params.pagination);
-        return eventPage(rows, limit, rd(params));
-      },
+      }),
+      listByCorrelationId: read(
+        'events.listByCorrelationId',
+        [ReadSchemas.listByCorrelationId],
+        async (params: ListEventsByCorrelationIdParams): Promise<PaginatedResponse<Event>> => {
+          const { rows, limit } = await listEventRows(
+            { correlationId: params.correlationId, runId: params.runId },
+            params.pagination,
+          );
+          return eventPage(rows, limit, rd(params));
+        },
+      ),
     },
   };
 }

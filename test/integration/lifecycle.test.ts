@@ -57,6 +57,19 @@ describe('lifecycle', () => {
     await Promise.all(worlds.map((w) => w.close()));
   });
 
+  test('terminated connections are retried: reads and writes go on, nothing crashes', async () => {
+    const applicationName = `wwp-term-${freshSchema()}`;
+    const world = testWorld({ applicationName, poolSize: 3 });
+    const runId = await createRun(world, { started: true });
+    for (let round = 0; round < 3; round++) {
+      await adminSql()`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${applicationName}`;
+      expect((await world.runs.get(runId)).status).toBe('running');
+      const stepId = `step_term_${round}`;
+      await world.events.create(runId, { eventType: 'step_created', correlationId: stepId, eventData: { stepName: 's', input: new Uint8Array([round]) } });
+      expect((await world.steps.get(runId, stepId)).input).toEqual(new Uint8Array([round]));
+    }
+  });
+
   test('the runtime can load it: require() from the working directory, and import', async () => {
     const script = `
       const { createRequire } = require('node:module');

@@ -121,3 +121,17 @@ describe('pagination', () => {
     expect(dataOf(created)).toEqual({ deploymentId: 'dpl_test', workflowName: 'workflow//test//wf' });
   });
 });
+
+describe('read parameter validation', () => {
+  test('malformed parameters are a 400 naming the field', async () => {
+    const bad = [
+      world.runs.list({ status: 'sleeping' as never }),
+      world.runs.list({ pagination: { sortOrder: 'sideways' as never } }),
+      world.events.list({ runId: '' }),
+      world.steps.list({ runId: 'wrun_x', pagination: { limit: 'ten' as never } }),
+      world.runs.get('wrun_x', { resolveData: 'some' as never }),
+    ];
+    for (const call of bad) expect(await rejection(call)).toMatchObject({ name: 'WorkflowWorldError', status: 400 });
+    expect((await rejection(world.runs.list({ status: 'sleeping' as never }))).message).toContain('status');
+  });
+});
