@@ -108,6 +108,7 @@ create table :WORLD_SCHEMA.hooks (
 create unique index hooks_token_idx on :WORLD_SCHEMA.hooks (token_digest);  -- one live owner per token; getByToken
 create index hooks_run_id_idx on :WORLD_SCHEMA.hooks (run_id, input_event);  -- hooks.list({runId})
 create index hooks_hook_id_idx on :WORLD_SCHEMA.hooks (hook_id);             -- hooks.get
+create index hooks_input_event_idx on :WORLD_SCHEMA.hooks (input_event);     -- hooks.list() across runs
 
 create table :WORLD_SCHEMA.waits (
   run_id         text not null references :WORLD_SCHEMA.runs (run_id) on delete cascade,
