@@ -58,6 +58,7 @@ create table :WORLD_SCHEMA.runs (
 create index runs_input_event_idx on :WORLD_SCHEMA.runs (input_event);                      -- runs.list()
 create index runs_status_idx on :WORLD_SCHEMA.runs (status, input_event);                   -- runs.list({status}), recovery
 create index runs_workflow_name_idx on :WORLD_SCHEMA.runs (workflow_name, input_event);     -- runs.list({workflowName})
+create index runs_completed_at_idx on :WORLD_SCHEMA.runs (completed_at) where completed_at is not null;  -- retention cleanup
 
 create table :WORLD_SCHEMA.events (
   id             bigint generated always as identity primary key,  -- commit order within a run

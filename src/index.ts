@@ -3,6 +3,7 @@ import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
 import { WorldPgError } from './errors.js';
 import { createQueue } from './queue/index.js';
+import { startRetention } from './retention.js';
 import { createStorage } from './storage/index.js';
 import { createStreamer } from './streamer/index.js';
 import { createWorldState } from './world-state.js';
@@ -37,15 +38,22 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
+  let stopRetention: (() => void) | undefined;
+
   // Every method is a closure: the runtime calls them detached from the object (§1.3).
   const start = (): Promise<void> => {
     if (closing) return Promise.reject(new WorldPgError('CLOSED', 'start() after close()'));
-    starting ??= state.getDb().then(startQueue);
+    starting ??= state.getDb().then(async () => {
+      await startQueue();
+      const { retentionDays } = state.getConfig();
+      if (retentionDays > 0) stopRetention = startRetention(state.getDb, retentionDays);
+    });
     return starting;
   };
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await starting?.catch(() => {});
+      stopRetention?.();
       await Promise.allSettled([stopQueue(), stopStreamer()]);
       await state.release();
     })();
