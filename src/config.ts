@@ -27,6 +27,8 @@ export const ConfigSchema = z.object({
   prepare: bool.default(true),
   deploymentId: z.string().min(1).default('postgres'),
   shutdownTimeoutMs: int(0, 3_600_000).default(10_000),
+  // Streams (src/streamer): how often a caught-up reader re-checks without a notification.
+  streamPollMs: int(10, 600_000).default(5_000),
 });
 
 export type WorldConfig = z.output<typeof ConfigSchema> & {
@@ -50,6 +52,7 @@ const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
   prepare: 'WORKFLOW_POSTGRES_PREPARE',
   deploymentId: 'WORKFLOW_POSTGRES_DEPLOYMENT_ID',
   shutdownTimeoutMs: 'WORKFLOW_POSTGRES_SHUTDOWN_TIMEOUT_MS',
+  streamPollMs: 'WORKFLOW_POSTGRES_STREAM_POLL_MS',
 };
 
 /** Environment variable names, for the README table and error messages. */

@@ -1,0 +1,53 @@
+import type { Db } from '../db/client.js';
+import { channelName } from '../db/listener.js';
+import { worldErrors } from '../errors.js';
+import { newUlid } from '../ids.js';
+import { log } from '../log.js';
+import { notifyKey } from './hub.js';
+import { retryTransient } from './retry.js';
+
+/**
+ * writeToStream, writeToStreamMulti and closeStream: each is one call of append_stream_chunks
+ * (migrations/0003_streams.up.sql), so a batch is stored whole or not at all and the NOTIFY
+ * that wakes readers commits with it. The chunks travel as one bytea plus their lengths:
+ * postgres.js cannot type an array of Buffers until it has loaded the server's array types.
+ */
+export async function appendChunks(
+  getDb: () => Promise<Db>,
+  name: string,
+  runId: string,
+  chunks: readonly (string | Uint8Array)[],
+  close: boolean,
+): Promise<void> {
+  if (typeof name !== 'string' || name === '') throw worldErrors.badRequest('a stream name is required');
+  if (typeof runId !== 'string') throw worldErrors.badRequest(`stream ${name}: runId must be a string`);
+  const parts = chunks.map((chunk) => toBytes(name, chunk));
+  // Minted once per call, before the first attempt: a retry after a lost reply carries the same
+  // ids, and the database answers 'duplicate' instead of storing the chunks twice.
+  const ids = parts.map(() => `chnk_${newUlid()}`);
+  const data = Buffer.concat(parts);
+  const lengths = parts.map((p) => p.byteLength);
+
+  const outcome = await retryTransient(
+    async () => {
+      const db = await getDb();
+      const [row] = await db.sql.unsafe<{ outcome: string }[]>(
+        `select ${db.ident}.append_stream_chunks($1, $2, $3, $4, $5, $6, $7, $8) as outcome`,
+        [name, runId, ids, data, lengths, close, channelName(db.schema, 'streams'), notifyKey(name)] as never[],
+        { prepare: db.config.prepare },
+      );
+      return row?.outcome;
+    },
+    { stream: name, action: close ? 'closing' : 'writing to' },
+  );
+  if (outcome === 'closed' && !close) {
+    // CONTRACT §2.8: data after closeStream is dropped, not an error (the runtime may flush late)
+    log.debug('write after closeStream ignored', { stream: name, chunks: parts.length });
+  }
+}
+
+function toBytes(name: string, chunk: string | Uint8Array): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw worldErrors.badRequest(`stream ${name}: a chunk must be a string or a Uint8Array, got ${typeof chunk}`);
+}
