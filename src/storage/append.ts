@@ -47,10 +47,14 @@ export function createAppend(getDb: () => Promise<Db>) {
   async function call(db: Db, fn: string, args: unknown[], ctx: LogContext): Promise<Outcome> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
     const text = `select * from ${db.ident}.${fn}(${placeholders})`;
-    return withRetry(`appending ${ctx.type}`, ctx, false, async () => {
-      const [row] = await db.sql.unsafe<Outcome[]>(text, args as never[], { prepare: db.config.prepare });
-      return row as Outcome;
-    });
+    return withRetry(
+      async () => {
+        const [row] = await db.sql.unsafe<Outcome[]>(text, args as never[], { prepare: db.config.prepare });
+        return row as Outcome;
+      },
+      // an event whose reply was lost may have been appended: only retry what surely was not
+      { what: `appending ${ctx.type}`, context: ctx, idempotent: false },
+    );
   }
 
   function raise(o: Outcome, runId: string): never {

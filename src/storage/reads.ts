@@ -188,7 +188,7 @@ export function createReads(getDb: () => Promise<Db>) {
     <A extends unknown[], R>(what: string, schemas: z.ZodType[], fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       schemas.forEach((schema, i) => validate(schema, args[i], what));
-      return withRetry(what, {}, true, () => fn(...args));
+      return withRetry(() => fn(...args), { what });
     };
   const { id, get } = ReadSchemas;
 

@@ -2,7 +2,7 @@ import type { GetChunksOptions, StreamChunksResponse, StreamInfoResponse } from 
 import type { Db } from '../db/client.js';
 import { clampLimit, decodeNumericCursor, encodeCursor } from '../storage/pagination.js';
 import { fetchNamesByRun, fetchPage, fetchState } from './queries.js';
-import { retryTransient } from './retry.js';
+import { withRetry } from '../db/retry.js';
 
 /**
  * Snapshot reads of streams: listStreamsByRunId, getStreamChunks, getStreamInfo. They read by
@@ -13,11 +13,11 @@ const CURSOR_KIND = 'chunk';
 const DEFAULT_CHUNKS = 100;
 
 export async function listStreamsByRunId(getDb: () => Promise<Db>, runId: string): Promise<string[]> {
-  return retryTransient(async () => fetchNamesByRun(await getDb(), runId), { stream: `(run ${runId})`, action: 'listing' });
+  return withRetry(async () => fetchNamesByRun(await getDb(), runId), { what: 'listing streams', context: { runId } });
 }
 
 export async function getStreamInfo(getDb: () => Promise<Db>, name: string): Promise<StreamInfoResponse> {
-  const state = await retryTransient(async () => fetchState(await getDb(), name), { stream: name, action: 'inspecting' });
+  const state = await withRetry(async () => fetchState(await getDb(), name), { what: 'inspecting stream', context: { stream: name } });
   return { tailIndex: state.count - 1, done: state.closed };
 }
 
@@ -33,9 +33,9 @@ export async function getStreamChunks(
   const limit = clampLimit(options.limit, DEFAULT_CHUNKS);
   const from = Number(decodeNumericCursor(CURSOR_KIND, options.cursor) ?? 0);
   // one row more than asked answers "is there another page?" without a count
-  const page = await retryTransient(async () => fetchPage(await getDb(), name, from, limit + 1, null), {
-    stream: name,
-    action: 'paging',
+  const page = await withRetry(async () => fetchPage(await getDb(), name, from, limit + 1, null), {
+    what: 'paging stream',
+    context: { stream: name },
   });
   const data = page.chunks.slice(0, limit);
   const hasMore = page.chunks.length > limit;

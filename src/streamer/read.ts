@@ -3,7 +3,7 @@ import { worldErrors } from '../errors.js';
 import type { Hub, Tail } from './hub.js';
 import { notifyKey } from './hub.js';
 import { fetchPage, fetchState, type StoredChunk } from './queries.js';
-import { retryTransient } from './retry.js';
+import { withRetry } from '../db/retry.js';
 
 /**
  * readFromStream: a pull-based ReadableStream over the chunks table. It holds at most one page
@@ -28,11 +28,11 @@ export async function openReader(deps: ReaderDeps, name: string, startIndex = 0)
   if (!Number.isSafeInteger(startIndex)) {
     throw worldErrors.badRequest(`stream ${name}: startIndex must be an integer, got ${String(startIndex)}`);
   }
-  const db = await retryTransient(deps.getDb, { stream: name, action: 'opening' });
+  const db = await withRetry(deps.getDb, { what: 'opening stream', context: { stream: name } });
   // CONTRACT §2.8: a negative start counts back from the length at open time, once.
   let next = startIndex;
   if (startIndex < 0) {
-    const { count } = await retryTransient(() => fetchState(db, name), { stream: name, action: 'opening' });
+    const { count } = await withRetry(() => fetchState(db, name), { what: 'opening stream', context: { stream: name } });
     next = Math.max(0, count + startIndex);
   }
 
@@ -113,9 +113,9 @@ export async function openReader(deps: ReaderDeps, name: string, startIndex = 0)
         }
         signal.throwIfAborted();
         notified = false; // a notification from here on means "query again"
-        const fetched = await retryTransient(() => fetchPage(db, name, next, PAGE_CHUNKS, PAGE_BYTES), {
-          stream: name,
-          action: 'reading',
+        const fetched = await withRetry(() => fetchPage(db, name, next, PAGE_CHUNKS, PAGE_BYTES), {
+          what: 'reading stream',
+          context: { stream: name },
           attempts: Infinity,
           signal,
         });

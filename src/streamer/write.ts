@@ -4,7 +4,7 @@ import { worldErrors } from '../errors.js';
 import { newUlid } from '../ids.js';
 import { log } from '../log.js';
 import { notifyKey } from './hub.js';
-import { retryTransient } from './retry.js';
+import { withRetry } from '../db/retry.js';
 
 /**
  * writeToStream, writeToStreamMulti and closeStream: each is one call of append_stream_chunks
@@ -28,7 +28,7 @@ export async function appendChunks(
   const data = Buffer.concat(parts);
   const lengths = parts.map((p) => p.byteLength);
 
-  const outcome = await retryTransient(
+  const outcome = await withRetry(
     async () => {
       const db = await getDb();
       const [row] = await db.sql.unsafe<{ outcome: string }[]>(
@@ -38,7 +38,7 @@ export async function appendChunks(
       );
       return row?.outcome;
     },
-    { stream: name, action: close ? 'closing' : 'writing to' },
+    { what: `${close ? 'closing' : 'writing to'} stream`, context: { stream: name } },
   );
   if (outcome === 'closed' && !close) {
     // CONTRACT §2.8: data after closeStream is dropped, not an error (the runtime may flush late)
