@@ -12,7 +12,8 @@ create function :WORLD_SCHEMA.now_ms() returns bigint language sql volatile as $
   select floor(extract(epoch from clock_timestamp()) * 1000)::bigint
 $$;
 
-create function :WORLD_SCHEMA.ms_to_ts(p_ms bigint) returns timestamptz language sql immutable as $$
+-- stable (not immutable) like timestamptz + interval, so the planner can inline it
+create function :WORLD_SCHEMA.ms_to_ts(p_ms bigint) returns timestamptz language sql stable as $$
   select timestamptz 'epoch' + p_ms * interval '1 millisecond'
 $$;
 
@@ -51,7 +52,7 @@ create table :WORLD_SCHEMA.runs (
   completed_at      timestamptz,
   created_at        timestamptz not null,
   updated_at        timestamptz not null,
-  last_event_ms     bigint not null,  -- event times never go backwards within a run
+  last_event_ms     bigint not null,  -- time of the latest event: event times never go backwards; progress for recovery
   state_marker_ms   bigint            -- stale-snapshot guard (CONTRACT §6.6)
 );
 -- runs.list pages by input_event: the run_created event's id is the run's creation order
@@ -176,15 +177,21 @@ begin
 end $$;
 
 create function :WORLD_SCHEMA.failure(p_outcome text, p_detail text default null)
-returns :WORLD_SCHEMA.event_outcome language sql immutable as $$
-  select row(p_outcome, p_detail, null, null, null, null, null, null, null):::WORLD_SCHEMA.event_outcome
-$$;
+returns :WORLD_SCHEMA.event_outcome language plpgsql immutable as $$
+declare
+  res :WORLD_SCHEMA.event_outcome;
+begin
+  res.outcome := p_outcome;
+  res.detail := p_detail;
+  return res;
+end $$;
 
 -- §6.6: a create carrying stateUpdatedAt older than the run's marker is refused.
 create function :WORLD_SCHEMA.is_stale(r :WORLD_SCHEMA.runs, p_state_updated_at_ms bigint)
-returns boolean language sql immutable as $$
-  select p_state_updated_at_ms is not null and r.state_marker_ms is not null and p_state_updated_at_ms < r.state_marker_ms
-$$;
+returns boolean language plpgsql immutable as $$
+begin
+  return p_state_updated_at_ms is not null and r.state_marker_ms is not null and p_state_updated_at_ms < r.state_marker_ms;
+end $$;
 
 create function :WORLD_SCHEMA.is_terminal(p_status text) returns boolean language sql immutable as $$
   select p_status in ('completed', 'failed', 'cancelled')
@@ -213,14 +220,20 @@ begin
 end $$;
 
 create function :WORLD_SCHEMA.run_result(o :WORLD_SCHEMA.event_outcome, p_run_id text)
-returns :WORLD_SCHEMA.event_outcome language sql stable as $$
-  select row(o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
-             to_jsonb(r), ei.data, er.data):::WORLD_SCHEMA.event_outcome
+returns :WORLD_SCHEMA.event_outcome language plpgsql stable as $$
+declare
+  res :WORLD_SCHEMA.event_outcome;
+begin
+  -- plpgsql, not sql: an sql function taking a composite is re-planned on every call
+  select o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
+         to_jsonb(r), ei.data, er.data
+    into res
     from :WORLD_SCHEMA.runs r
     left join :WORLD_SCHEMA.events ei on ei.id = r.input_event
     left join :WORLD_SCHEMA.events er on er.id = r.result_event
-   where r.run_id = p_run_id
-$$;
+   where r.run_id = p_run_id;
+  return res;
+end $$;
 
 create function :WORLD_SCHEMA.append_run_created(
   p_run_id text, p_deployment_id text, p_workflow_name text, p_spec_version int,
@@ -298,14 +311,20 @@ begin
 end $$;
 
 create function :WORLD_SCHEMA.step_result(o :WORLD_SCHEMA.event_outcome, p_run_id text, p_step_id text)
-returns :WORLD_SCHEMA.event_outcome language sql stable as $$
-  select row(o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
-             to_jsonb(s), ei.data, er.data):::WORLD_SCHEMA.event_outcome
+returns :WORLD_SCHEMA.event_outcome language plpgsql stable as $$
+declare
+  res :WORLD_SCHEMA.event_outcome;
+begin
+  -- plpgsql, not sql: an sql function taking a composite is re-planned on every call
+  select o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
+         to_jsonb(s), ei.data, er.data
+    into res
     from :WORLD_SCHEMA.steps s
     left join :WORLD_SCHEMA.events ei on ei.id = s.input_event
     left join :WORLD_SCHEMA.events er on er.id = s.result_event
-   where s.run_id = p_run_id and s.step_id = p_step_id
-$$;
+   where s.run_id = p_run_id and s.step_id = p_step_id;
+  return res;
+end $$;
 
 -- step_created / step_started / step_completed / step_failed / step_retrying.
 create function :WORLD_SCHEMA.append_step_event(
@@ -379,13 +398,19 @@ begin
 end $$;
 
 create function :WORLD_SCHEMA.hook_result(o :WORLD_SCHEMA.event_outcome, p_run_id text, p_hook_id text)
-returns :WORLD_SCHEMA.event_outcome language sql stable as $$
-  select row(o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
-             to_jsonb(h) - 'token_digest', ei.data, null):::WORLD_SCHEMA.event_outcome
+returns :WORLD_SCHEMA.event_outcome language plpgsql stable as $$
+declare
+  res :WORLD_SCHEMA.event_outcome;
+begin
+  -- plpgsql, not sql: an sql function taking a composite is re-planned on every call
+  select o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
+         to_jsonb(h) - 'token_digest', ei.data, null
+    into res
     from :WORLD_SCHEMA.hooks h
     left join :WORLD_SCHEMA.events ei on ei.id = h.input_event
-   where h.run_id = p_run_id and h.hook_id = p_hook_id
-$$;
+   where h.run_id = p_run_id and h.hook_id = p_hook_id;
+  return res;
+end $$;
 
 -- hook_created / hook_received / hook_disposed. A token held by another live hook is not an
 -- error: the outcome 'hook_conflict' carries the holder's run id and the client appends the
@@ -460,12 +485,18 @@ begin
 end $$;
 
 create function :WORLD_SCHEMA.wait_result(o :WORLD_SCHEMA.event_outcome, p_run_id text, p_correlation_id text)
-returns :WORLD_SCHEMA.event_outcome language sql stable as $$
-  select row(o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
-             to_jsonb(w), null, null):::WORLD_SCHEMA.event_outcome
+returns :WORLD_SCHEMA.event_outcome language plpgsql stable as $$
+declare
+  res :WORLD_SCHEMA.event_outcome;
+begin
+  -- plpgsql, not sql: an sql function taking a composite is re-planned on every call
+  select o.outcome, o.detail, o.event_pk, o.event_id, o.event_type, o.created_at,
+         to_jsonb(w), null, null
+    into res
     from :WORLD_SCHEMA.waits w
-   where w.run_id = p_run_id and w.correlation_id = p_correlation_id
-$$;
+   where w.run_id = p_run_id and w.correlation_id = p_correlation_id;
+  return res;
+end $$;
 
 -- wait_created / wait_completed.
 create function :WORLD_SCHEMA.append_wait_event(
