@@ -27,6 +27,17 @@ export const ConfigSchema = z.object({
   prepare: bool.default(true),
   deploymentId: z.string().min(1).default('postgres'),
   shutdownTimeoutMs: int(0, 3_600_000).default(10_000),
+  // Queue (src/queue): HTTP delivery, leases, retries, wake-ups and recovery.
+  queueSecret: z.string().min(16, 'expected at least 16 characters').optional(),
+  appUrl: z.string().regex(/^https?:\/\/[^/]/, 'expected an http(s):// URL').optional(),
+  queueLeaseMs: int(500, 3_600_000).default(30_000),
+  // The runtime fails a run cleanly at delivery 49 (MAX_QUEUE_DELIVERIES + 1): keep room above it.
+  queueMaxAttempts: int(1, 100_000).default(64),
+  queueRetryBaseMs: int(1, 3_600_000).default(1_000),
+  queueRetryMaxMs: int(1, 86_400_000).default(300_000),
+  queuePollMs: int(50, 600_000).default(2_000),
+  queueIdempotencyWindowMs: int(0, 2_592_000_000).default(60_000),
+  queueReconcileIntervalMs: int(0, 86_400_000).default(60_000),
   // Streams (src/streamer): how often a caught-up reader re-checks without a notification.
   streamPollMs: int(10, 600_000).default(5_000),
 });
@@ -52,6 +63,15 @@ const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
   prepare: 'WORKFLOW_POSTGRES_PREPARE',
   deploymentId: 'WORKFLOW_POSTGRES_DEPLOYMENT_ID',
   shutdownTimeoutMs: 'WORKFLOW_POSTGRES_SHUTDOWN_TIMEOUT_MS',
+  queueSecret: 'WORKFLOW_POSTGRES_QUEUE_SECRET',
+  appUrl: 'WORKFLOW_POSTGRES_APP_URL',
+  queueLeaseMs: 'WORKFLOW_POSTGRES_QUEUE_LEASE_MS',
+  queueMaxAttempts: 'WORKFLOW_POSTGRES_QUEUE_MAX_ATTEMPTS',
+  queueRetryBaseMs: 'WORKFLOW_POSTGRES_QUEUE_RETRY_BASE_MS',
+  queueRetryMaxMs: 'WORKFLOW_POSTGRES_QUEUE_RETRY_MAX_MS',
+  queuePollMs: 'WORKFLOW_POSTGRES_QUEUE_POLL_MS',
+  queueIdempotencyWindowMs: 'WORKFLOW_POSTGRES_QUEUE_IDEMPOTENCY_WINDOW_MS',
+  queueReconcileIntervalMs: 'WORKFLOW_POSTGRES_QUEUE_RECONCILE_INTERVAL_MS',
   streamPollMs: 'WORKFLOW_POSTGRES_STREAM_POLL_MS',
 };
 

@@ -1,6 +1,7 @@
 import type { World } from '@workflow/world';
 import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
+import type { QueueMetrics } from './queue/metrics.js';
 import { WorldPgError } from './errors.js';
 import { createQueue } from './queue/index.js';
 import { startRetention } from './retention.js';
@@ -9,6 +10,7 @@ import { createStreamer } from './streamer/index.js';
 import { createWorldState } from './world-state.js';
 
 export type { WorldConfig, WorldOptions } from './config.js';
+export type { QueueMetrics } from './queue/metrics.js';
 export { resolveConfig, CONFIG_ENV } from './config.js';
 export { WorldPgError, WorldPgConfigError, WorldPgMigrationError } from './errors.js';
 export { migrateUp, migrateDown, migrationStatus, verifyMigrations, LATEST_VERSION } from './db/migrate.js';
@@ -19,6 +21,8 @@ export interface PostgresWorld extends World {
   /** Stops background work and releases connections. Idempotent; alias of `close()`. */
   stop(): Promise<void>;
   close(): Promise<void>;
+  /** Counters of this instance's queue work since it was built (delivered, retried, dead…). */
+  queueMetrics(): QueueMetrics;
 }
 
 /**

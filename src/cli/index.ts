@@ -5,14 +5,17 @@ import { connectionOptions } from '../db/client.js';
 import { resolveConfig } from '../config.js';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { WorldPgError } from '../errors.js';
+import { DLQ_USAGE, runDlq } from './dlq.js';
 
 /**
  * `workflow-world-postgres <command>`. Exit codes: 0 ok, 1 failure, 2 usage.
  *   migrate up [--to N] | down [--to N] | status      [--url URL] [--schema NAME]
+ *   dlq list [--limit N] [--json] | retry <id> | retry --all
  */
-const USAGE = `usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]`;
+const USAGE = `usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]\n       ${DLQ_USAGE.replace('usage: ', '')}`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'dlq') return runDlq(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

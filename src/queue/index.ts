@@ -1,16 +1,93 @@
 import type { Queue } from '@workflow/world';
+import { getQueuePrefixKind } from '@workflow/world';
+import type { Db } from '../db/client.js';
+import { channelName } from '../db/listener.js';
+import { withRetry } from '../db/retry.js';
+import { newMessageId } from '../ids.js';
 import type { WorldState } from '../world-state.js';
+import { insertMessage, prepareMessage } from './enqueue.js';
+import { createMetrics, type QueueMetrics } from './metrics.js';
+import { createRequestHandler } from './receive.js';
+import { createReconciler } from './reconcile.js';
+import { registerHandler } from './registry.js';
+import { createWaker, type Waker } from './wake.js';
+import { createWorker } from './worker.js';
 
-/** Placeholder until the queue lands (issue 5): every call says so. */
-export function createQueue(_state: WorldState): Queue & { start(): Promise<void>; stop(): Promise<void> } {
-  const missing = () => {
-    throw new Error('[workflow-world-postgres] the queue is not implemented yet');
+export type { QueueMetrics } from './metrics.js';
+
+/**
+ * The World's queue: `queue()` persists a message in PostgreSQL; `createQueueHandler()`
+ * registers the runtime's handler process-wide and returns the signed HTTP route; `start()`
+ * (only on a started World with `queueConcurrency > 0`) runs the worker and reconciliation;
+ * `stop()` drains and releases. Nothing here needs `this` (CONTRACT §1.3).
+ */
+export function createQueue(state: WorldState): Queue & {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  queueMetrics(): QueueMetrics;
+} {
+  const metrics = createMetrics();
+  const channel = () => channelName(state.getConfig().schema, 'queue');
+  let starting: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let components: { stop(): Promise<void> }[] = [];
+  let waker: Waker | undefined;
+  const getWaker = (db: Db): Waker => (waker ??= createWaker(db, channel()));
+
+  const queue: Queue['queue'] = async (queueName, message, opts) => {
+    const prepared = prepareMessage(queueName, message, opts);
+    const db = await state.getDb();
+    const id = newMessageId();
+    // idempotent: the insert is keyed by the id minted above, so a repeat never enqueues twice
+    const { messageId, inserted } = await withRetry(() => insertMessage(db.sql, db, id, prepared), {
+      what: `enqueueing to ${queueName}`,
+      context: { runId: prepared.runId ?? undefined },
+    });
+    if (inserted) void getWaker(db).wake();
+    return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };
+
+  const createQueueHandler: Queue['createQueueHandler'] = (prefix, handler) => {
+    try {
+      registerHandler(getQueuePrefixKind(prefix), handler);
+    } catch {
+      // an invalid prefix: the returned route answers 500 saying so (no throw at build time)
+    }
+    return createRequestHandler(prefix, handler, () => state.getConfig().queueSecret);
+  };
+
+  const start = (): Promise<void> => {
+    starting ??= (async () => {
+      const db = await state.getDb();
+      if (stopping || db.config.queueConcurrency === 0) return; // enqueue-only process
+      const worker = createWorker({ db, channel: channel(), waker: getWaker(db), metrics });
+      components.push(worker);
+      worker.start();
+      if (db.config.queueReconcileIntervalMs > 0) {
+        const reconciler = createReconciler({ db, waker: getWaker(db), metrics });
+        components.push(reconciler);
+        reconciler.start();
+      }
+    })();
+    return starting;
+  };
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await starting?.catch(() => {});
+      await Promise.allSettled(components.map((c) => c.stop()));
+      components = [];
+      await waker?.flush();
+    })();
+    return stopping;
+  };
+
   return {
-    getDeploymentId: async () => _state.getConfig().deploymentId,
-    queue: async () => missing(),
-    createQueueHandler: () => async () => missing(),
-    start: async () => {},
-    stop: async () => {},
+    getDeploymentId: async () => state.getConfig().deploymentId,
+    queue,
+    createQueueHandler,
+    start,
+    stop,
+    queueMetrics: () => ({ ...metrics }),
   };
 }

@@ -1,0 +1,78 @@
+import type { Db } from '../db/client.js';
+
+/**
+ * Writes of a delivery in progress, each fenced on (message id, fence): a worker whose lease
+ * expired and was claimed by another worker (a longer GC pause, a network partition) changes
+ * nothing, and learns it from the result.
+ */
+export interface Lease {
+  id: string;
+  fence: string;
+}
+
+export type FinishOutcome = 'done' | 'retry' | 'reschedule' | 'release' | 'dead';
+
+/**
+ * Extends the leases (and the run leases of workflow messages) still held. Returns the ids
+ * whose message lease is lost, and the ids whose message lease held but whose run lease was
+ * taken (the run's flow may now execute twice: only after the heartbeat stalled a whole lease).
+ */
+export async function renewLeases(
+  db: Db,
+  leases: Lease[],
+  leaseMs: number,
+): Promise<{ lost: string[]; runLeaseLost: string[] }> {
+  if (leases.length === 0) return { lost: [], runLeaseLost: [] };
+  const s = db.ident;
+  const rows = await db.sql.unsafe<{ id: string; run_lease_lost: boolean }[]>(
+    `with renewed as (
+       update ${s}.messages m
+          set run_at = now() + $3 * interval '1 millisecond'
+         from unnest($1::text[], $2::bigint[]) as h(id, fence)
+        where m.id = h.id and m.fence = h.fence and m.state = 'leased'
+       returning m.id, m.kind, m.run_id
+     ),
+     runs as (
+       update ${s}.run_leases l
+          set expires_at = now() + $3 * interval '1 millisecond'
+         from renewed r
+        where l.run_id = r.run_id and l.message_id = r.id
+       returning l.message_id
+     )
+     select r.id, (r.kind = 'workflow' and r.run_id is not null
+                   and not exists (select 1 from runs where runs.message_id = r.id)) as run_lease_lost
+       from renewed r`,
+    [leases.map((l) => l.id), leases.map((l) => l.fence), leaseMs] as never[],
+    { prepare: db.config.prepare },
+  );
+  const held = new Set(rows.map((r) => r.id));
+  return {
+    lost: leases.filter((l) => !held.has(l.id)).map((l) => l.id),
+    runLeaseLost: rows.filter((r) => r.run_lease_lost).map((r) => r.id),
+  };
+}
+
+/**
+ * Ends a delivery (see finish_delivery in migrations/0002_queue.up.sql): 'lost' when the lease
+ * was lost and nothing changed, 'wake' when a message became claimable, else 'ok'.
+ */
+export async function finishDelivery(
+  db: Db,
+  lease: Lease,
+  outcome: FinishOutcome,
+  opts: { delayMs?: number; error?: string } = {},
+): Promise<'ok' | 'wake' | 'lost'> {
+  const [row] = await db.sql.unsafe<{ result: 'ok' | 'wake' | 'lost' }[]>(
+    `select ${db.ident}.finish_delivery($1, $2, $3, $4, $5, $6) as result`,
+    [
+      lease.id,
+      lease.fence,
+      outcome,
+      Math.max(0, Math.round(opts.delayMs ?? 0)),
+      opts.error ?? null,
+      db.config.queueIdempotencyWindowMs > 0,
+    ] as never[],
+    { prepare: db.config.prepare },
+  );
+  return row?.result ?? 'lost';
+}

@@ -1,0 +1,98 @@
+import { describe, expect, test } from 'vitest';
+import { finishDelivery, renewLeases } from '../../../src/queue/lease.js';
+import { databaseUrl } from '../../helpers/db.js';
+import { internalDb, messageRows, queueWorld, spawnWorld, waitFor, WORKFLOW } from './helpers.js';
+
+describe('queue leases', () => {
+  test('a SIGKILLed worker: its message is redelivered after the lease expires; its stale writes are refused', async () => {
+    const world = queueWorld({ queueLeaseMs: 1_000 });
+    const messageId = (await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_crash' })).messageId!;
+
+    const child = spawnWorld({
+      mode: 'consume',
+      handler: 'hang',
+      options: { connectionString: databaseUrl, schema: world.schema, queueLeaseMs: 1_000, queuePollMs: 200, queueReconcileIntervalMs: 0 },
+    });
+    await child.waitForLine((l) => l === `handling ${messageId} 1`, 'the child to start the delivery');
+    await child.kill();
+    const [leased] = await messageRows(world.schema);
+    expect(leased).toMatchObject({ id: messageId, state: 'leased', attempt: 1, fence: '1' });
+
+    // this World takes over once the dead child's lease has expired
+    let release!: () => void;
+    const handled: number[] = [];
+    world.createQueueHandler(WORKFLOW, async (_message, meta) => {
+      handled.push(meta.attempt);
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await world.start();
+    await waitFor(() => handled.length === 1, 'redelivery');
+    expect(handled).toEqual([2]);
+    const [reclaimed] = await messageRows(world.schema);
+    expect(reclaimed).toMatchObject({ state: 'leased', attempt: 2, fence: '2' });
+    expect(reclaimed!.last_error).toMatch(/lease expired during delivery 1/);
+
+    // the dead worker's late writes (fence 1) change nothing
+    const db = internalDb(world.schema);
+    expect(await finishDelivery(db, { id: messageId, fence: '1' }, 'done')).toBe('lost');
+    expect(await finishDelivery(db, { id: messageId, fence: '1' }, 'retry', { delayMs: 0, error: 'x' })).toBe('lost');
+    expect(await renewLeases(db, [{ id: messageId, fence: '1' }], 60_000)).toEqual({ lost: [messageId], runLeaseLost: [] });
+    const [unchanged] = await messageRows(world.schema);
+    expect(unchanged).toEqual(reclaimed);
+
+    release();
+    await waitFor(async () => (await messageRows(world.schema)).length === 0, 'completion');
+    expect(world.queueMetrics()).toMatchObject({ delivered: 1, leaseLost: 0 });
+  });
+
+  test('heartbeats keep a long delivery leased: no second delivery while it runs', async () => {
+    const world = queueWorld({ queueLeaseMs: 600 });
+    let calls = 0;
+    world.createQueueHandler(WORKFLOW, async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // four lease lengths
+    });
+    await world.start();
+    await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_long' });
+    await waitFor(async () => calls === 1 && (await messageRows(world.schema)).length === 0, 'completion');
+    expect(calls).toBe(1);
+    expect(world.queueMetrics()).toMatchObject({ delivered: 1, leaseLost: 0 });
+  });
+
+  test('stop() waits for deliveries up to shutdownTimeoutMs, then releases their leases at once', async () => {
+    const a = queueWorld({ shutdownTimeoutMs: 300, queueLeaseMs: 60_000 });
+    const started: number[] = [];
+    let finishQuick!: () => void;
+    a.createQueueHandler(WORKFLOW, async (message, meta) => {
+      started.push(meta.attempt);
+      if ((message as { runId: string }).runId === 'wrun_quick') {
+        await new Promise<void>((resolve) => (finishQuick = resolve));
+        return;
+      }
+      await new Promise(() => {}); // never finishes
+    });
+    await a.start();
+    await a.queue(`${WORKFLOW}wf`, { runId: 'wrun_quick' });
+    await a.queue(`${WORKFLOW}wf`, { runId: 'wrun_stuck' });
+    await waitFor(() => started.length === 2, 'both deliveries');
+    const closing = a.close();
+    finishQuick();
+    await closing;
+    const rows = await messageRows(a.schema);
+    // the quick one finished during the grace period; the stuck one is pending again, due now,
+    // its attempt not counted, although its lease had a minute left
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ run_id: 'wrun_stuck', state: 'pending', attempt: 0, lease_owner: null });
+    expect(rows[0]!.run_at.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+    await a.close(); // idempotent
+
+    const b = queueWorld({ schema: a.schema });
+    const attempts: number[] = [];
+    b.createQueueHandler(WORKFLOW, async (_m, meta) => {
+      attempts.push(meta.attempt);
+    });
+    await b.start();
+    await waitFor(async () => (await messageRows(a.schema)).length === 0, 'pickup by another World');
+    expect(attempts).toEqual([1]);
+  });
+});
