@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { stopEmbeddedPostgres } from '../../scripts/lib/embedded-postgres.mjs';
+import {
+  approveOrder,
+  driveOrder,
+  e2eWorld,
+  followProgress,
+  placeOrder,
+  settledOrder,
+  startApp,
+  startLauncher,
+} from '../helpers/app.js';
+import { databaseUrl, freshSchema } from '../helpers/db.js';
+
+// The example app (examples/order-app) built with `wf build` and run as a real server on this
+// package's World (E2E_WORLD=local runs the same tests on the reference filesystem World).
+const STAGES = ['stock-reserved', 'payment-retrying', 'payment-charged', 'cooling-off', 'awaiting-approval', 'approved', 'confirmed'];
+const E2E_TIMEOUT = 180_000;
+
+describe(`order app on the ${e2eWorld} World`, () => {
+  test(
+    'an order runs its steps, a retried charge, a sleep and an HTTP approval to completion, and its progress replays',
+    async ({ onTestFailed }) => {
+      const app = await startApp({ databaseUrl, schema: freshSchema('e2e') });
+      onTestFailed(() => console.error(app.logs()));
+
+      const { orderId, events, final } = await driveOrder(app.baseUrl, { approvedBy: 'ada' });
+      expect(final).toMatchObject({
+        orderId,
+        status: 'completed',
+        result: { orderId, status: 'confirmed', amount: 25, chargeAttempts: 2, approvedBy: 'ada' },
+      });
+      expect(events.map((e) => e.stage)).toEqual(STAGES);
+
+      // Replayed after the fact: whole, and from an index.
+      expect(await followProgress(app.baseUrl, orderId).ended).toEqual(events);
+      expect(await followProgress(app.baseUrl, orderId, 4).ended).toEqual(events.slice(4));
+
+      const again = await fetch(`${app.baseUrl}/orders/${orderId}/approve`, { method: 'POST', body: '{}' });
+      expect(again.status).toBe(409);
+      await again.body?.cancel();
+
+      expect(app.logs()).toContain(`order ${orderId}: confirmation sent`);
+      expect(await app.stop()).toBe(0);
+      expect(app.logs()).toContain('[order-app] world stopped');
+    },
+    E2E_TIMEOUT,
+  );
+
+  test(
+    'an order whose server is killed (SIGKILL) during its sleep completes after a restart',
+    async ({ onTestFailed }) => {
+      // The kill lands inside a delivery, whose lease must expire before another worker takes it
+      // over: a short lease keeps the test quick (heartbeats keep live deliveries leased).
+      const env = { WORKFLOW_POSTGRES_QUEUE_LEASE_MS: '3000' };
+      const app = await startApp({ databaseUrl, schema: freshSchema('e2e'), env });
+      onTestFailed(() => console.error(app.logs()));
+
+      const orderId = await placeOrder(app.baseUrl, { coolingOff: '3s' });
+      const beforeCrash = followProgress(app.baseUrl, orderId);
+      await beforeCrash.until('cooling-off');
+      beforeCrash.cancel();
+      await app.kill();
+      await app.restart();
+
+      const afterRestart = followProgress(app.baseUrl, orderId);
+      await afterRestart.until('awaiting-approval');
+      await approveOrder(app.baseUrl, orderId);
+      // Steps run at least once: the step cut short by the kill may run again and repeat its line.
+      expect([...new Set((await afterRestart.ended).map((e) => e.stage))]).toEqual(STAGES);
+      expect(await settledOrder(app.baseUrl, orderId)).toMatchObject({ status: 'completed' });
+      expect(await app.stop()).toBe(0);
+    },
+    E2E_TIMEOUT,
+  );
+
+  test(
+    '`npm start` serves the app and shuts down cleanly on SIGTERM through world.stop()',
+    async ({ onTestFailed }) => {
+      const launcher = await startLauncher({ databaseUrl, schema: freshSchema('e2e') });
+      onTestFailed(() => console.error(launcher.logs()));
+
+      const { final } = await driveOrder(launcher.baseUrl);
+      expect(final).toMatchObject({ status: 'completed', result: { status: 'confirmed' } });
+
+      expect(await launcher.stop('SIGTERM')).toBe(0);
+      expect(launcher.logs()).toContain('[order-app] world stopped');
+    },
+    E2E_TIMEOUT,
+  );
+
+  describe.skipIf(e2eWorld === 'local')('without a database URL', () => {
+    const pgDir = mkdtempSync(join(tmpdir(), 'order-app-pg-'));
+    afterAll(async () => {
+      // Normally stopped by the launcher already; this covers a test that failed half-way.
+      await stopEmbeddedPostgres({ baseDir: pgDir }).catch(() => {});
+      rmSync(pgDir, { recursive: true, force: true });
+    });
+
+    test(
+      '`npm start` runs on an embedded PostgreSQL whose data survives a restart',
+      async ({ onTestFailed }) => {
+        const env = { WORKFLOW_POSTGRES_URL: '', EMBEDDED_POSTGRES_DIR: pgDir, EMBEDDED_POSTGRES_PORT: '0' };
+        const launcher = await startLauncher({ databaseUrl: '', schema: 'workflow', env });
+        onTestFailed(() => console.error(launcher.logs()));
+
+        const { orderId, final } = await driveOrder(launcher.baseUrl);
+        expect(final.status).toBe('completed');
+        expect(await launcher.stop('SIGINT')).toBe(0);
+        expect(launcher.logs()).toContain('embedded PostgreSQL stopped');
+
+        await launcher.restart();
+        expect(await settledOrder(launcher.baseUrl, orderId)).toMatchObject({ status: 'completed', result: { orderId } });
+        expect(await launcher.stop('SIGTERM')).toBe(0);
+      },
+      E2E_TIMEOUT,
+    );
+  });
+});
