@@ -118,12 +118,15 @@ async function orderStatus(orderId) {
   return body;
 }
 
-/** Streams the run's progress as NDJSON: everything written so far, then live lines until the run closes it. */
-async function streamProgress(res, orderId, startIndex) {
+/**
+ * Streams the run's progress as NDJSON: everything written so far, then live lines until the run
+ * closes it. `namespace` picks one of the run's named streams (the order writes 'audit').
+ */
+async function streamProgress(res, orderId, startIndex, namespace) {
   const run = getRun(orderId);
   // An unknown stream reads as an open, empty one that would never end: check the order first.
   if (!(await run.exists)) throw new HttpError(404, `no order ${orderId}`);
-  const reader = run.getReadable({ startIndex }).getReader();
+  const reader = run.getReadable({ startIndex, namespace }).getReader();
   tails.add(reader);
   res.on('close', () => reader.cancel().catch(() => {}));
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -160,7 +163,7 @@ function usage(origin) {
     '',
     `  curl -s -X POST ${origin}/orders -H 'content-type: application/json' -d '{"customer":"ada@example.com"}'`,
     `  curl -s ${origin}/orders/<orderId>                 # status, and the result once completed`,
-    `  curl -sN ${origin}/orders/<orderId>/progress       # progress so far, then live (NDJSON; ?startIndex=N)`,
+    `  curl -sN ${origin}/orders/<orderId>/progress       # progress so far, then live (NDJSON; ?startIndex=N, ?stream=audit)`,
     `  curl -s -X POST ${origin}/orders/<orderId>/approve -d '{"approvedBy":"you"}'`,
     '',
   ].join('\n');
@@ -200,7 +203,7 @@ async function route(req, res) {
     if (action === '/progress' && req.method === 'GET') {
       const startIndex = Number(url.searchParams.get('startIndex') ?? 0);
       if (!Number.isInteger(startIndex)) throw new HttpError(400, 'startIndex: expected an integer');
-      return streamProgress(res, orderId, startIndex);
+      return streamProgress(res, orderId, startIndex, url.searchParams.get('stream') ?? undefined);
     }
     if (action === '/approve' && req.method === 'POST') return approve(req, res, orderId);
   }

@@ -51,6 +51,30 @@ describe(`order app on the ${e2eWorld} World`, () => {
   );
 
   test(
+    "a named stream (the audit trail) is read live while the order runs and replayed from an index",
+    async ({ onTestFailed }) => {
+      const app = await startApp({ databaseUrl, schema: freshSchema('e2e') });
+      onTestFailed(() => console.error(app.logs()));
+      const orderId = await placeOrder(app.baseUrl, { coolingOff: '1s' });
+      const auditLive = followProgress(app.baseUrl, orderId, 0, 'audit');
+      const progress = followProgress(app.baseUrl, orderId);
+      await progress.until('awaiting-approval');
+      // live: the first audit line arrived while the run was still waiting for its approval
+      await expect.poll(() => auditLive.events.length).toBe(1);
+      await approveOrder(app.baseUrl, orderId);
+      const audit = (await auditLive.ended) as unknown as string[];
+      expect(audit).toHaveLength(2);
+      expect(audit[0]).toMatch(/^reserved 1 unit\(s\) as res_/);
+      expect(audit[1]).toMatch(/^confirmation conf_\S+ sent to /);
+      await progress.ended;
+      expect(await followProgress(app.baseUrl, orderId, 1, 'audit').ended).toEqual(audit.slice(1));
+      expect(await followProgress(app.baseUrl, orderId, -1, 'audit').ended).toEqual(audit.slice(1));
+      expect(await app.stop()).toBe(0);
+    },
+    E2E_TIMEOUT,
+  );
+
+  test(
     'an order whose server is killed (SIGKILL) during its sleep completes after a restart',
     async ({ onTestFailed }) => {
       // The kill lands inside a delivery, whose lease must expire before another worker takes it

@@ -194,18 +194,19 @@ export async function settledOrder(baseUrl: string, orderId: string, signal?: Ab
 }
 
 /**
- * Reads `GET /orders/:id/progress` as it arrives. `until(stage)` resolves once that stage has
+ * Reads `GET /orders/:id/progress` (or the run's named `stream`) as it arrives. `until(stage)` resolves once that stage has
  * been read; `ended` resolves with every line when the server closes the stream. Both reject
  * if the order fails or is cancelled first, so a broken run fails the test with its error
  * instead of waiting forever on a stream nobody will close.
  */
-export function followProgress(baseUrl: string, orderId: string, startIndex = 0) {
+export function followProgress(baseUrl: string, orderId: string, startIndex = 0, stream?: string) {
   const events: Progress[] = [];
   const abort = new AbortController();
   const waiters: { stage: string; resolve: () => void }[] = [];
 
   const read = (async () => {
-    const response = await fetch(`${baseUrl}/orders/${orderId}/progress?startIndex=${startIndex}`, { signal: abort.signal });
+    const query = `startIndex=${startIndex}${stream ? `&stream=${encodeURIComponent(stream)}` : ''}`;
+    const response = await fetch(`${baseUrl}/orders/${orderId}/progress?${query}`, { signal: abort.signal });
     if (!response.ok || !response.body) throw new Error(`progress: ${response.status} ${await response.text()}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = '';

@@ -9,6 +9,9 @@ import {
 import type { StringValue } from 'ms';
 import { approvalToken } from '../approval-token.mjs';
 
+/** The run's named stream holding the order's audit trail. */
+const AUDIT_STREAM = 'audit';
+
 export interface OrderLine {
   sku: string;
   quantity: number;
@@ -89,6 +92,7 @@ async function reserveStock(order: Order) {
   const reservationId = `res_${getStepMetadata().stepId}`;
   const units = order.lines.reduce((sum, line) => sum + line.quantity, 0);
   await progress({ stage: 'stock-reserved', reservationId, units }, `reserved ${units} unit(s)`);
+  await audit(`reserved ${units} unit(s) as ${reservationId}`);
   return { reservationId };
 }
 
@@ -125,6 +129,7 @@ async function sendConfirmation(order: Order, approval: Approval) {
   );
   // Closing ends every reader's tail: the order has nothing more to report.
   await writable.close();
+  await audit(`confirmation ${confirmationId} sent to ${order.customer}`, { close: true });
   return { confirmationId };
 }
 
@@ -138,4 +143,19 @@ async function progress(event: ProgressEvent, summary: string, writable = getWri
   } finally {
     writer.releaseLock();
   }
+}
+
+/**
+ * Appends one line to the order's audit trail, a second, named stream of the run
+ * (`GET /orders/:id/progress?stream=audit`); the last line closes it.
+ */
+async function audit(line: string, { close = false } = {}) {
+  const writable = getWritable<string>({ namespace: AUDIT_STREAM });
+  const writer = writable.getWriter();
+  try {
+    await writer.write(line);
+  } finally {
+    writer.releaseLock();
+  }
+  if (close) await writable.close();
 }
