@@ -13,7 +13,8 @@ import {
   startApp,
   startLauncher,
 } from '../helpers/app.js';
-import { databaseUrl, freshSchema } from '../helpers/db.js';
+import { quoteIdent } from '../../src/config.js';
+import { adminSql, databaseUrl, freshSchema } from '../helpers/db.js';
 
 // The example app (examples/order-app) built with `wf build` and run as a real server on this
 // package's World (E2E_WORLD=local runs the same tests on the reference filesystem World).
@@ -69,6 +70,35 @@ describe(`order app on the ${e2eWorld} World`, () => {
       await progress.ended;
       expect(await followProgress(app.baseUrl, orderId, 1, 'audit').ended).toEqual(audit.slice(1));
       expect(await followProgress(app.baseUrl, orderId, -1, 'audit').ended).toEqual(audit.slice(1));
+      expect(await app.stop()).toBe(0);
+    },
+    E2E_TIMEOUT,
+  );
+
+  test.skipIf(e2eWorld === 'local')(
+    "a sleeping order whose queue message is deleted is re-driven by reconciliation and completes",
+    async ({ onTestFailed }) => {
+      const schema = freshSchema('e2e');
+      const env = { WORKFLOW_POSTGRES_QUEUE_RECONCILE_INTERVAL_MS: '1000' };
+      const app = await startApp({ databaseUrl, schema, env });
+      onTestFailed(() => console.error(app.logs()));
+      const orderId = await placeOrder(app.baseUrl, { coolingOff: '2s' });
+      const progress = followProgress(app.baseUrl, orderId);
+      await progress.until('cooling-off');
+      // Lose every message of the run while it sleeps: only recovery can wake it now.
+      const messages = `${quoteIdent(schema)}.messages`;
+      await expect
+        .poll(async () => {
+          await adminSql().unsafe(`delete from ${messages} where run_id = $1 and state in ('pending', 'leased')`, [orderId]);
+          const [row] = await adminSql().unsafe(`select count(*)::int as n from ${messages} where run_id = $1 and state in ('pending', 'leased')`, [orderId]);
+          return row?.n;
+        })
+        .toBe(0);
+      await progress.until('awaiting-approval');
+      await approveOrder(app.baseUrl, orderId);
+      expect((await progress.ended).map((e) => e.stage)).toEqual(STAGES);
+      expect(await settledOrder(app.baseUrl, orderId)).toMatchObject({ status: 'completed' });
+      expect(app.logs()).toMatch(new RegExp(`reconciliation re-enqueued a run that had no live message.*${orderId}`));
       expect(await app.stop()).toBe(0);
     },
     E2E_TIMEOUT,
