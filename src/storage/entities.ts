@@ -1,5 +1,6 @@
 import type { Event, Hook, ResolveData, Step, Wait, WorkflowRun } from '@workflow/world';
 import { decode } from '../codec.js';
+import type { Database } from '../db/kysely.js';
 
 /**
  * Maps database rows to World entities. Entity rows arrive as `to_jsonb(row)` (the same shape
@@ -117,16 +118,7 @@ export function toWait(entity: Json): Wait {
   };
 }
 
-export interface EventRow {
-  id: string;
-  run_id: string;
-  event_id: string;
-  event_type: string;
-  correlation_id: string | null;
-  data: Uint8Array | null;
-  spec_version: number | null;
-  created_at: Date;
-}
+export type EventRow = Database['events'];
 
 export function toEvent(row: EventRow): Event {
   const event: Record<string, unknown> = {
