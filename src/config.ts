@@ -35,7 +35,7 @@ export const ConfigSchema = z.object({
   queueMaxAttempts: int(1, 100_000).default(64),
   queueRetryBaseMs: int(1, 3_600_000).default(1_000),
   queueRetryMaxMs: int(1, 86_400_000).default(300_000),
-  queuePollMs: int(50, 600_000).default(2_000),
+  queuePollMs: int(50, 600_000).default(4_000),
   queueIdempotencyWindowMs: int(0, 2_592_000_000).default(60_000),
   queueReconcileIntervalMs: int(0, 86_400_000).default(60_000),
   // Streams (src/streamer): how often a caught-up reader re-checks without a notification.
