@@ -2,6 +2,7 @@ import type { World } from '@workflow/world';
 import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
 import type { QueueMetrics } from './queue/metrics.js';
+import { withRetry } from './db/retry.js';
 import { WorldPgError } from './errors.js';
 import { createQueue } from './queue/index.js';
 import { startRetention } from './retention.js';
@@ -47,11 +48,18 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
   // Every method is a closure: the runtime calls them detached from the object (§1.3).
   const start = (): Promise<void> => {
     if (closing) return Promise.reject(new WorldPgError('CLOSED', 'start() after close()'));
-    starting ??= state.getDb().then(async () => {
-      await startQueue();
-      const { retentionDays } = state.getConfig();
-      if (retentionDays > 0) stopRetention = startRetention(state.getDb, retentionDays);
-    });
+    if (!starting) {
+      const attempt = withRetry(state.getDb, { what: 'start()' }).then(async () => {
+        await startQueue();
+        const { retentionDays } = state.getConfig();
+        if (retentionDays > 0) stopRetention = startRetention(state.getDb, retentionDays);
+      });
+      starting = attempt;
+      // a start that failed (database down, bad configuration) may be tried again
+      attempt.catch(() => {
+        if (starting === attempt) starting = undefined;
+      });
+    }
     return starting;
   };
   const close = (): Promise<void> => {

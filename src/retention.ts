@@ -4,7 +4,8 @@ import { describeError, log } from './log.js';
 /**
  * Opt-in retention (CONTRACT §8: the runtime deletes nothing). Finished runs older than
  * `retentionDays` are deleted in batches; their events, steps, hooks and waits go with them
- * (foreign keys cascade). Runs that are pending or running are never touched.
+ * (foreign keys cascade), and so do their streams. Runs that are pending or running are never
+ * touched.
  */
 const BATCH = 500;
 
@@ -22,6 +23,12 @@ export async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise
            where completed_at < now() - make_interval(days => ${olderThanDays})
            order by completed_at limit ${BATCH})
         returning run_id`;
+      // streams name their run without a foreign key (health checks write under fabricated ids)
+      await tx`
+        with gone as (
+          delete from ${tx(db.schema)}.streams where run_id = any(${rows.map((r) => r.run_id as string)}::text[])
+          returning stream_name)
+        delete from ${tx(db.schema)}.stream_chunks where stream_name in (select stream_name from gone)`;
       return rows.length;
     });
     if (deleted < 0) return total; // another process is cleaning up

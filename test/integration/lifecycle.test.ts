@@ -20,6 +20,13 @@ describe('lifecycle', () => {
     expect(await rejection(world.start())).toMatchObject({ code: 'CLOSED' });
   });
 
+  test('a start() that failed can be tried again', async () => {
+    const world = createWorld({ connectionString: 'postgres://postgres@127.0.0.1:1/none', schema: freshSchema() });
+    expect(await rejection(world.start())).toMatchObject({ status: 503 });
+    expect(await rejection(world.start())).toMatchObject({ status: 503 }); // tried again, not the cached failure
+    await world.close();
+  });
+
   test('close() on a World that never connected resolves', async () => {
     const world = createWorld({ connectionString: databaseUrl });
     await world.close();

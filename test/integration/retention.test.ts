@@ -11,6 +11,9 @@ test('a started World with retentionDays deletes finished runs past the age, wit
   const recent = await createRun(setup, { started: true });
   await setup.events.create(recent, { eventType: 'run_failed', eventData: { error: 'x' } });
   const active = await createRun(setup, { started: true });
+  await setup.writeToStream(`strm_${old}_user`, old, 'old data');
+  await setup.closeStream(`strm_${old}_user`, old);
+  await setup.writeToStream(`strm_${recent}_user`, recent, 'recent data');
   // age the finished run and the active one well past the retention window
   const runs = `${quoteIdent(schema)}.runs`;
   await adminSql().unsafe(`update ${runs} set completed_at = now() - interval '40 days' where run_id = $1`, [old]);
@@ -25,4 +28,7 @@ test('a started World with retentionDays deletes finished runs past the age, wit
   expect((await world.runs.get(active)).status).toBe('running');
   const [events] = await adminSql().unsafe(`select count(*)::int as n from ${quoteIdent(schema)}.events where run_id = $1`, [old]);
   expect(events?.n).toBe(0);
+  expect(await world.listStreamsByRunId(old)).toEqual([]);
+  expect((await world.getStreamInfo(`strm_${old}_user`, old)).tailIndex).toBe(-1);
+  expect(await world.listStreamsByRunId(recent)).toEqual([`strm_${recent}_user`]);
 });
