@@ -213,7 +213,8 @@ describe.skipIf(e2eWorld === 'local')('inspecting runs of the example app with t
         for (const span of ['chargePayment', 'sleep']) await page.getByText(span).first().waitFor();
         await page.screenshot({ path: join(ARTIFACTS, 'web-ui-run.png') });
         await page.getByText('Streams', { exact: true }).first().click();
-        await page.getByText(`strm_${completedId.slice('wrun_'.length)}_user`).click();
+        // exact: the run also has a named stream (…_user_<namespace>)
+        await page.getByText(`strm_${completedId.slice('wrun_'.length)}_user`, { exact: true }).click();
         await page.getByText('"confirmed"').first().waitFor();
 
         expect(problems).toEqual([]);
