@@ -24,6 +24,7 @@ export const CONNECTION_CODES = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'QUERY_DEADLINE', // src/db/deadline.ts: the statement may still run or have run
 ]);
 
 /** The connection was refused before anything was sent: safe to retry any statement. */

@@ -1,5 +1,6 @@
 import type { QueueKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
+import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
 
 /** A message leased to this worker; `fence` must accompany every later write of the delivery. */
 export interface ClaimedMessage {
@@ -69,10 +70,14 @@ export async function claimMessages(
   db: Db,
   opts: { limit: number; owner: string; leaseMs: number; kinds: QueueKind[] },
 ): Promise<ClaimedMessage[]> {
-  const rows = await db.sql.unsafe<(Omit<ClaimedMessage, 'fence'> & { fence: string })[]>(
-    claimSql(db.ident),
-    [opts.limit, opts.leaseMs, opts.kinds, opts.owner] as never[],
-    { prepare: db.config.prepare },
+  const rows = await withinDeadline(
+    db.sql.unsafe<(Omit<ClaimedMessage, 'fence'> & { fence: string })[]>(
+      claimSql(db.ident),
+      [opts.limit, opts.leaseMs, opts.kinds, opts.owner] as never[],
+      { prepare: db.config.prepare },
+    ),
+    QUEUE_STATEMENT_DEADLINE_MS,
+    'claiming messages',
   );
   return rows.map((r) => ({ ...r, fence: String(r.fence) }));
 }
@@ -90,10 +95,10 @@ export const nextDueSql = (s: string) =>
     limit 1`;
 
 export async function nextDueMs(db: Db, kinds: QueueKind[]): Promise<number | undefined> {
-  const [row] = await db.sql.unsafe<{ ms: number }[]>(
-    nextDueSql(db.ident),
-    [kinds] as never[],
-    { prepare: db.config.prepare },
+  const [row] = await withinDeadline(
+    db.sql.unsafe<{ ms: number }[]>(nextDueSql(db.ident), [kinds] as never[], { prepare: db.config.prepare }),
+    QUEUE_STATEMENT_DEADLINE_MS,
+    'finding the next due message',
   );
   return row ? Math.max(0, row.ms) : undefined;
 }

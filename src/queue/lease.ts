@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
 
 /**
  * Writes of a delivery in progress, each fenced on (message id, fence): a worker whose lease
@@ -24,26 +25,30 @@ export async function renewLeases(
 ): Promise<{ lost: string[]; runLeaseLost: string[] }> {
   if (leases.length === 0) return { lost: [], runLeaseLost: [] };
   const s = db.ident;
-  const rows = await db.sql.unsafe<{ id: string; run_lease_lost: boolean }[]>(
-    `with renewed as (
-       update ${s}.messages m
-          set run_at = now() + $3 * interval '1 millisecond'
-         from unnest($1::text[], $2::bigint[]) as h(id, fence)
-        where m.id = h.id and m.fence = h.fence and m.state = 'leased'
-       returning m.id, m.kind, m.run_id
-     ),
-     runs as (
-       update ${s}.run_leases l
-          set expires_at = now() + $3 * interval '1 millisecond'
-         from renewed r
-        where l.run_id = r.run_id and l.message_id = r.id
-       returning l.message_id
-     )
-     select r.id, (r.kind = 'workflow' and r.run_id is not null
-                   and not exists (select 1 from runs where runs.message_id = r.id)) as run_lease_lost
-       from renewed r`,
-    [leases.map((l) => l.id), leases.map((l) => l.fence), leaseMs] as never[],
-    { prepare: db.config.prepare },
+  const rows = await withinDeadline(
+    db.sql.unsafe<{ id: string; run_lease_lost: boolean }[]>(
+      `with renewed as (
+         update ${s}.messages m
+            set run_at = now() + $3 * interval '1 millisecond'
+           from unnest($1::text[], $2::bigint[]) as h(id, fence)
+          where m.id = h.id and m.fence = h.fence and m.state = 'leased'
+         returning m.id, m.kind, m.run_id
+       ),
+       runs as (
+         update ${s}.run_leases l
+            set expires_at = now() + $3 * interval '1 millisecond'
+           from renewed r
+          where l.run_id = r.run_id and l.message_id = r.id
+         returning l.message_id
+       )
+       select r.id, (r.kind = 'workflow' and r.run_id is not null
+                     and not exists (select 1 from runs where runs.message_id = r.id)) as run_lease_lost
+         from renewed r`,
+      [leases.map((l) => l.id), leases.map((l) => l.fence), leaseMs] as never[],
+      { prepare: db.config.prepare },
+    ),
+    QUEUE_STATEMENT_DEADLINE_MS,
+    'renewing leases',
   );
   const held = new Set(rows.map((r) => r.id));
   return {
@@ -62,17 +67,21 @@ export async function finishDelivery(
   outcome: FinishOutcome,
   opts: { delayMs?: number; error?: string } = {},
 ): Promise<'ok' | 'wake' | 'lost'> {
-  const [row] = await db.sql.unsafe<{ result: 'ok' | 'wake' | 'lost' }[]>(
-    `select ${db.ident}.finish_delivery($1, $2, $3, $4, $5, $6) as result`,
-    [
-      lease.id,
-      lease.fence,
-      outcome,
-      Math.max(0, Math.round(opts.delayMs ?? 0)),
-      opts.error ?? null,
-      db.config.queueIdempotencyWindowMs > 0,
-    ] as never[],
-    { prepare: db.config.prepare },
+  const [row] = await withinDeadline(
+    db.sql.unsafe<{ result: 'ok' | 'wake' | 'lost' }[]>(
+      `select ${db.ident}.finish_delivery($1, $2, $3, $4, $5, $6) as result`,
+      [
+        lease.id,
+        lease.fence,
+        outcome,
+        Math.max(0, Math.round(opts.delayMs ?? 0)),
+        opts.error ?? null,
+        db.config.queueIdempotencyWindowMs > 0,
+      ] as never[],
+      { prepare: db.config.prepare },
+    ),
+    QUEUE_STATEMENT_DEADLINE_MS,
+    'recording a delivery',
   );
   return row?.result ?? 'lost';
 }

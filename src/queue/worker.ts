@@ -262,26 +262,28 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     clearTimeout(pollTimer);
     subscription?.unsubscribe();
     unregister?.();
-    await pumping;
-    if (inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...inflight.values()].map((d) => d.settled)),
-        new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownTimeoutMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    // Every wait below shares one deadline: shutdown is bounded even when a statement hangs on
+    // a connection that was cut (the pool is ended right after, which fails what is left).
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    if (!(await settledBy(pumping, deadline))) log.warn('a claim round was still running at the shutdown deadline');
+    await settledBy(Promise.allSettled([...inflight.values()].map((d) => d.settled)), deadline);
     const recording = [...inflight.values()].filter((d) => d.finishing);
     const unfinished = [...inflight.values()].filter((d) => !d.finishing);
     for (const d of unfinished) {
       d.released = true;
       d.abort.abort();
     }
-    await Promise.allSettled([
+    const released = Promise.allSettled([
       ...unfinished.map((d) => record(d.message, 'release')),
       ...recording.map((d) => d.settled),
     ]);
-    if (unfinished.length > 0) log.info('released unfinished deliveries at shutdown', { count: unfinished.length });
+    if (!(await settledBy(released, Math.max(deadline, Date.now() + RELEASE_GRACE_MS)))) {
+      log.warn('shutdown deadline passed before every lease was released; they expire on their own', {
+        count: unfinished.length,
+      });
+    } else if (unfinished.length > 0) {
+      log.info('released unfinished deliveries at shutdown', { count: unfinished.length });
+    }
     clearInterval(heartbeatTimer);
     heartbeatTimer = undefined;
   }
@@ -291,4 +293,25 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
 
 function context(message: ClaimedMessage): LogContext {
   return { messageId: message.id, runId: message.runId ?? undefined, queue: message.queueName, attempt: message.attempt };
+}
+
+/** Releasing leases gets this long even when the drain used up the shutdown deadline. */
+const RELEASE_GRACE_MS = 2_000;
+
+/** Waits for `promise` to settle or for `deadline` (epoch ms); true when it settled in time. */
+async function settledBy(promise: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
+  if (!promise) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

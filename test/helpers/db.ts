@@ -32,9 +32,29 @@ export function testWorld(options: WorldOptions = {}): PostgresWorld {
 }
 
 afterAll(async () => {
-  await Promise.all(worlds.map((w) => w.close()));
+  // Bounded, and says what is stuck: a World whose close() hangs is a bug worth naming.
+  const closing = worlds.map(async (w, i) => {
+    const timer = setTimeout(() => console.error(`[test] World #${i} has not closed after 20 s`), 20_000);
+    try {
+      await w.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+  await Promise.all(closing);
   const sql = adminSql();
-  for (const schema of schemas) await sql.unsafe(`drop schema if exists ${quoteIdent(schema)} cascade`);
+  for (const schema of schemas) {
+    const timer = setTimeout(async () => {
+      const holders = await sql`select pid, application_name, state, left(query, 120) as query from pg_stat_activity
+        where pid in (select pid from pg_locks where not granted or locktype = 'relation') and pid <> pg_backend_pid()`;
+      console.error(`[test] dropping schema ${schema} is waiting; sessions holding or awaiting locks:`, holders);
+    }, 20_000);
+    try {
+      await sql.unsafe(`drop schema if exists ${quoteIdent(schema)} cascade`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   await sql.end({ timeout: 5 });
   admin = undefined;
 });
