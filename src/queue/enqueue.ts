@@ -3,7 +3,9 @@ import { parseQueueName } from '@workflow/world';
 import type { Sql, TransactionSql } from 'postgres';
 import { encode } from '../codec.js';
 import type { Db } from '../db/client.js';
+import { withRetry } from '../db/retry.js';
 import { worldErrors } from '../errors.js';
+import type { Waker } from './wake.js';
 
 /**
  * `queue()`: the message is durable before the call returns. Idempotency is enforced by the
@@ -91,4 +93,17 @@ export async function insertMessage(
     }
   }
   throw worldErrors.unavailable(`could not enqueue to ${msg.queueName}: idempotency key kept changing hands`);
+}
+
+/**
+ * Enqueues `msg` under `id` now (retried: the id makes a repeat a no-op) and wakes the workers.
+ * Returns the id that answers `queue()`.
+ */
+export async function enqueueMessage(db: Db, waker: Waker, id: string, msg: NewMessage): Promise<string> {
+  const { messageId, inserted } = await withRetry(() => insertMessage(db.sql, db, id, msg), {
+    what: `enqueueing to ${msg.queueName}`,
+    context: { runId: msg.runId ?? undefined },
+  });
+  if (inserted) void waker.wake();
+  return messageId;
 }

@@ -2,11 +2,11 @@ import type { Queue } from '@workflow/world';
 import { getQueuePrefixKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
 import { channelName } from '../db/listener.js';
-import { withRetry } from '../db/retry.js';
 import { newMessageId } from '../ids.js';
 import type { WorldState } from '../world-state.js';
-import { insertMessage, prepareMessage } from './enqueue.js';
+import { enqueueMessage, prepareMessage } from './enqueue.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
+import { currentOutbox } from './outbox.js';
 import { createRequestHandler } from './receive.js';
 import { createReconciler } from './reconcile.js';
 import { registerHandler } from './registry.js';
@@ -38,12 +38,8 @@ export function createQueue(state: WorldState): Queue & {
     const prepared = prepareMessage(queueName, message, opts);
     const db = await state.getDb();
     const id = newMessageId();
-    // idempotent: the insert is keyed by the id minted above, so a repeat never enqueues twice
-    const { messageId, inserted } = await withRetry(() => insertMessage(db.sql, db, id, prepared), {
-      what: `enqueueing to ${queueName}`,
-      context: { runId: prepared.runId ?? undefined },
-    });
-    if (inserted) void getWaker(db).wake();
+    // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
+    const messageId = currentOutbox()?.offer(db, id, prepared) ? id : await enqueueMessage(db, getWaker(db), id, prepared);
     return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };
 

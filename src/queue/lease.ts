@@ -1,5 +1,7 @@
 import type { Db } from '../db/client.js';
 import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
+import { toClaimed, type ClaimedMessage, type ClaimedRow, type ClaimOptions } from './claim.js';
+import type { SentMessage } from './outbox.js';
 
 /**
  * Writes of a delivery in progress, each fenced on (message id, fence): a worker whose lease
@@ -58,18 +60,23 @@ export async function renewLeases(
 }
 
 /**
- * Ends a delivery (see finish_delivery in migrations/0002_queue.up.sql): 'lost' when the lease
- * was lost and nothing changed, 'wake' when a message became claimable, else 'ok'.
+ * Ends a delivery with one statement (complete_delivery in
+ * migrations/0004_delivery_outbox.up.sql): records `outcome`, enqueues what the handler sent to
+ * its own run (unless the lease was lost), and claims up to `claim.limit` messages for the
+ * worker's free slots. `finished` is 'lost' when the lease was lost (nothing recorded), 'wake'
+ * when a message became claimable that this claim did not take, else 'ok'.
  */
-export async function finishDelivery(
+export async function completeDelivery(
   db: Db,
   lease: Lease,
   outcome: FinishOutcome,
-  opts: { delayMs?: number; error?: string } = {},
-): Promise<'ok' | 'wake' | 'lost'> {
-  const [row] = await withinDeadline(
-    db.sql.unsafe<{ result: 'ok' | 'wake' | 'lost' }[]>(
-      `select ${db.ident}.finish_delivery($1, $2, $3, $4, $5, $6) as result`,
+  opts: { delayMs?: number; error?: string; sent?: SentMessage[]; claim?: ClaimOptions } = {},
+): Promise<{ finished: 'ok' | 'wake' | 'lost'; claimed: ClaimedMessage[] }> {
+  const sent = opts.sent ?? [];
+  const claim = opts.claim ?? { limit: 0, owner: '', leaseMs: 0, kinds: [] };
+  const rows = await withinDeadline(
+    db.sql.unsafe<(ClaimedRow & { finished: 'ok' | 'wake' | 'lost' | null })[]>(
+      `select * from ${db.ident}.complete_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
       [
         lease.id,
         lease.fence,
@@ -77,11 +84,25 @@ export async function finishDelivery(
         Math.max(0, Math.round(opts.delayMs ?? 0)),
         opts.error ?? null,
         db.config.queueIdempotencyWindowMs > 0,
+        sent.map((s) => s.id),
+        sent.map((s) => s.message.queueName),
+        sent.map((s) => s.message.kind),
+        sent.map((s) => s.message.runId),
+        sent.map((s) => s.message.payload.toString('hex')),
+        sent.map((s) => s.message.headers),
+        sent.map((s) => s.message.idempotencyKey),
+        sent.map((s) => s.message.delayMs),
+        db.config.queueIdempotencyWindowMs,
+        claim.limit,
+        claim.leaseMs,
+        claim.kinds,
+        claim.owner,
       ] as never[],
       { prepare: db.config.prepare },
     ),
     QUEUE_STATEMENT_DEADLINE_MS,
     'recording a delivery',
   );
-  return row?.result ?? 'lost';
+  const status = rows.find((r) => r.finished !== null);
+  return { finished: status?.finished ?? 'lost', claimed: rows.filter((r) => r.finished === null).map(toClaimed) };
 }

@@ -6,22 +6,27 @@ import { withRetry } from '../db/retry.js';
 import { describeError, log, type LogContext } from '../log.js';
 import { claimMessages, nextDueMs, type ClaimedMessage } from './claim.js';
 import { deliverableKinds, deliver } from './delivery.js';
-import { finishDelivery, renewLeases, type FinishOutcome } from './lease.js';
+import { enqueueMessage } from './enqueue.js';
+import { completeDelivery, renewLeases, type FinishOutcome } from './lease.js';
 import type { QueueMetrics } from './metrics.js';
+import { Outbox, withOutbox, type SentMessage } from './outbox.js';
 import { onRegister } from './registry.js';
 import { backoffMs, errorText, timeoutSecondsOf } from './retry.js';
 import type { Waker } from './wake.js';
 
 /**
  * The consumer of one started World: at most `queueConcurrency` deliveries in flight, and it
- * claims only as many messages as it has free slots, so nothing waits in memory. It claims when
- * woken by a NOTIFY (enqueue, retry, release, a run lease freed), by a handler registering, when
- * a delivery finishes, at the due time of the earliest delayed message, and at least every
- * `queuePollMs` (lost notifications, expired leases). While deliveries run, one heartbeat
- * statement extends all their leases every lease/3.
+ * claims only as many messages as it has free slots, so nothing waits in memory. A finishing
+ * delivery refills its slot (and any other free one) in the statement that records its result;
+ * beyond that the worker claims when woken by a NOTIFY (enqueue, retry, release, a run lease
+ * freed), by a handler registering, at the due time of the earliest delayed message, and at
+ * least every `queuePollMs` (lost notifications, expired leases). While deliveries run, one
+ * heartbeat statement extends all their leases every lease/3.
  */
 interface Delivery {
   message: ClaimedMessage;
+  /** What the handler sent to its own run, enqueued with the result. */
+  outbox: Outbox;
   abort: AbortController;
   /** Handed back at shutdown: its result, if any, is no longer recorded. */
   released: boolean;
@@ -44,6 +49,8 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   const config = db.config;
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const inflight = new Map<string, Delivery>();
+  /** Slots promised to a claim in progress. */
+  let reserved = 0;
   let stopping = false;
   let pumping: Promise<void> | undefined;
   let again = false;
@@ -55,6 +62,12 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   let announcedIdle = false;
   let subscription: Subscription | undefined;
   let unregister: (() => void) | undefined;
+
+  const freeSlots = () => Math.max(0, config.queueConcurrency - inflight.size - reserved);
+  const claimOptions = (limit: number) => ({ limit, owner, leaseMs: config.queueLeaseMs, kinds: deliverableKinds(config) });
+  const enqueueNow = async (sent: SentMessage[]) => {
+    for (const { id, message } of sent) await enqueueMessage(db, waker, id, message);
+  };
 
   function start(): void {
     subscription = subscribe(config, channel, wake, wake);
@@ -103,11 +116,17 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       } else {
         let drained = false;
         while (!stopping) {
-          const free = config.queueConcurrency - inflight.size;
+          const free = freeSlots();
           if (free <= 0) break;
-          const claimed = await claimMessages(db, { limit: free, owner, leaseMs: config.queueLeaseMs, kinds });
+          reserved += free;
+          let claimed: ClaimedMessage[];
+          try {
+            claimed = await claimMessages(db, { ...claimOptions(free), kinds });
+          } finally {
+            reserved -= free;
+          }
           if (stopping) {
-            await Promise.allSettled(claimed.map((m) => record(m, 'release')));
+            await releaseAll(claimed);
             return;
           }
           claimed.forEach(dispatch);
@@ -142,6 +161,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   function dispatch(message: ClaimedMessage): void {
     const delivery: Delivery = {
       message,
+      outbox: new Outbox(db, message.runId, enqueueNow),
       abort: new AbortController(),
       released: false,
       finishing: false,
@@ -152,19 +172,29 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     metrics.inFlight = inflight.size;
     heartbeatTimer ??= setInterval(() => void heartbeat(), Math.max(50, Math.floor(config.queueLeaseMs / 3)));
     delivery.settled = run(delivery)
-      .catch((error) => log.error('queue delivery crashed', { ...context(message), error: describeError(error) }))
-      .finally(() => {
-        inflight.delete(message.id);
-        metrics.inFlight = inflight.size;
-        if (inflight.size === 0) {
-          clearInterval(heartbeatTimer);
-          heartbeatTimer = undefined;
-        }
-        wakeSoon();
+      .catch((error) => {
+        log.error('queue delivery crashed', { ...context(message), error: describeError(error) });
+        return false;
+      })
+      .then((refilled) => {
+        vacate(message.id);
+        // a slot that its delivery's result did not refill is refilled by a claim round
+        if (!refilled) wakeSoon();
       });
   }
 
-  async function run(d: Delivery): Promise<void> {
+  function vacate(id: string): void {
+    inflight.delete(id);
+    metrics.inFlight = inflight.size;
+    if (inflight.size === 0) {
+      clearInterval(heartbeatTimer);
+      heartbeatTimer = undefined;
+    }
+  }
+
+  /** Runs the delivery and records its result; true when recording it also claimed for the free slots. */
+
+  async function run(d: Delivery): Promise<boolean> {
     const { message } = d;
     if (message.attempt > config.queueMaxAttempts) {
       // its earlier deliveries all ended with an expired lease (the worker died or stalled)
@@ -173,9 +203,9 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     }
     let result: unknown;
     try {
-      result = await deliver(message, config, d.abort.signal);
+      result = await withOutbox(d.outbox, () => deliver(message, config, d.abort.signal));
     } catch (error) {
-      if (d.released) return;
+      if (d.released) return false;
       if (message.attempt >= config.queueMaxAttempts) {
         log.error('message dead-lettered after its last attempt', { ...context(message), error: describeError(error) });
         return finish(d, 'dead', { error: errorText(error) });
@@ -184,15 +214,31 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       log.warn('queue delivery failed; retrying', { ...context(message), retryInMs: delayMs, error: describeError(error) });
       return finish(d, 'retry', { delayMs, error: errorText(error) });
     }
-    if (d.released) return;
+    if (d.released) return false;
     const timeoutSeconds = timeoutSecondsOf(result);
     if (timeoutSeconds === undefined) return finish(d, 'done');
     return finish(d, 'reschedule', { delayMs: timeoutSeconds * 1000 });
   }
 
-  async function finish(d: Delivery, outcome: FinishOutcome, opts: { delayMs?: number; error?: string } = {}) {
+  async function finish(d: Delivery, outcome: FinishOutcome, opts: { delayMs?: number; error?: string } = {}): Promise<boolean> {
     d.finishing = true;
-    const { ok, retried } = await record(d.message, outcome, opts);
+    const sent = await d.outbox.close();
+    // this delivery's own slot, and any other free one
+    const extra = stopping ? 0 : freeSlots();
+    const limit = stopping ? 0 : extra + 1;
+    reserved += extra;
+    let outcomeOf: Awaited<ReturnType<typeof record>>;
+    try {
+      outcomeOf = await record(d.message, outcome, { ...opts, sent, claimLimit: limit });
+    } finally {
+      reserved -= extra;
+    }
+    const { ok, retried, claimed, claimedWith } = outcomeOf;
+    if (claimed.length > 0) {
+      vacate(d.message.id);
+      if (stopping) await releaseAll(claimed);
+      else claimed.forEach(dispatch);
+    }
     if (ok) {
       const metric = METRIC[outcome];
       if (metric) metrics[metric]++;
@@ -201,31 +247,45 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       metrics.leaseLost++;
       log.warn('lease lost before the delivery finished; its result was not recorded', context(d.message));
     }
+    return claimedWith > 0;
+  }
+
+  async function releaseAll(messages: ClaimedMessage[]): Promise<void> {
+    await Promise.allSettled(messages.map((m) => record(m, 'release')));
   }
 
   /**
-   * Records an outcome, retrying across dropped connections (fenced, so a repeat of an applied
-   * write changes nothing). `retried` says whether an earlier try may have been applied. Never throws.
+   * Records an outcome with what the handler sent, and claims up to `claimLimit` messages
+   * (`claimedWith`: the limit the applied try claimed with, 0 when no claim ran),
+   * retrying across dropped connections (fenced, so a repeat of an applied write changes nothing;
+   * a repeat claims nothing, as the first try may have claimed). `retried` says whether an earlier
+   * try may have been applied. Never throws.
    */
-  async function record(message: ClaimedMessage, outcome: FinishOutcome, opts: { delayMs?: number; error?: string } = {}) {
+  async function record(
+    message: ClaimedMessage,
+    outcome: FinishOutcome,
+    opts: { delayMs?: number; error?: string; sent?: SentMessage[]; claimLimit?: number } = {},
+  ): Promise<{ ok: boolean; retried: boolean; claimed: ClaimedMessage[]; claimedWith: number }> {
     let tries = 0;
+    let claimLimit = 0;
     try {
-      const result = await withRetry(
+      const { finished, claimed } = await withRetry(
         () => {
           tries++;
-          return finishDelivery(db, message, outcome, opts);
+          claimLimit = tries > 1 ? 0 : (opts.claimLimit ?? 0);
+          return completeDelivery(db, message, outcome, { ...opts, claim: claimOptions(claimLimit) });
         },
         { what: `recording a delivery (${outcome})`, context: context(message), attempts: 10 },
       );
-      if (result === 'wake') void waker.wake();
-      return { ok: result !== 'lost', retried: tries > 1 };
+      if (finished === 'wake') void waker.wake();
+      return { ok: finished !== 'lost', retried: tries > 1, claimed, claimedWith: claimLimit };
     } catch (error) {
       log.error('could not record a delivery result; the message is redelivered when its lease expires', {
         ...context(message),
         outcome,
         error: describeError(error),
       });
-      return { ok: false, retried: true };
+      return { ok: false, retried: true, claimed: [], claimedWith: 0 };
     }
   }
 
@@ -274,7 +334,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       d.abort.abort();
     }
     const released = Promise.allSettled([
-      ...unfinished.map((d) => record(d.message, 'release')),
+      ...unfinished.map(async (d) => record(d.message, 'release', { sent: await d.outbox.close() })),
       ...recording.map((d) => d.settled),
     ]);
     if (!(await settledBy(released, Math.max(deadline, Date.now() + RELEASE_GRACE_MS)))) {

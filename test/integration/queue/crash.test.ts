@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { finishDelivery, renewLeases } from '../../../src/queue/lease.js';
+import { prepareMessage } from '../../../src/queue/enqueue.js';
+import { completeDelivery, renewLeases } from '../../../src/queue/lease.js';
 import { databaseUrl } from '../../helpers/db.js';
 import { internalDb, messageRows, queueWorld, spawnWorld, waitFor, WORKFLOW } from './helpers.js';
 
@@ -32,10 +33,13 @@ describe('queue leases', () => {
     expect(reclaimed).toMatchObject({ state: 'leased', attempt: 2, fence: '2' });
     expect(reclaimed!.last_error).toMatch(/lease expired during delivery 1/);
 
-    // the dead worker's late writes (fence 1) change nothing
+    // the dead worker's late writes (fence 1) change nothing, and what its handler sent is dropped
+    // (the redelivered handler sends it again)
     const db = internalDb(world.schema);
-    expect(await finishDelivery(db, { id: messageId, fence: '1' }, 'done')).toBe('lost');
-    expect(await finishDelivery(db, { id: messageId, fence: '1' }, 'retry', { delayMs: 0, error: 'x' })).toBe('lost');
+    const stale = { id: messageId, fence: '1' };
+    const sent = [{ id: 'msg_sent_by_the_stale_delivery', message: prepareMessage(`${WORKFLOW}wf`, { runId: 'wrun_crash' }) }];
+    expect((await completeDelivery(db, stale, 'done', { sent })).finished).toBe('lost');
+    expect((await completeDelivery(db, stale, 'retry', { delayMs: 0, error: 'x', sent })).finished).toBe('lost');
     expect(await renewLeases(db, [{ id: messageId, fence: '1' }], 60_000)).toEqual({ lost: [messageId], runLeaseLost: [] });
     const [unchanged] = await messageRows(world.schema);
     expect(unchanged).toEqual(reclaimed);

@@ -1,7 +1,8 @@
+import postgres from 'postgres';
 import { describe, expect, test } from 'vitest';
-import { claimSql, nextDueSql } from '../../../src/queue/claim.js';
+import { nextDueSql } from '../../../src/queue/claim.js';
 import { keyHolderSql } from '../../../src/queue/enqueue.js';
-import { adminSql } from '../../helpers/db.js';
+import { adminSql, databaseUrl } from '../../helpers/db.js';
 import { queueWorld, STEP, WORKFLOW } from './helpers.js';
 
 /** Every hot statement of the queue is served by the index named in migrations/0002_queue.up.sql. */
@@ -27,7 +28,48 @@ describe('queue query plans', () => {
         const rows = await tx.unsafe(`explain ${text}`, params as never[]);
         return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
       });
-    expect(await explain(claimSql(s), [10, 30_000, ['workflow', 'step'], 'owner'])).toMatch(/Index Scan using messages_ready_idx/);
+    // the claim runs inside plpgsql functions: auto_explain reports the plans of their statements
+    const nestedPlans = async (exercise: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<string> => {
+      const notices: string[] = [];
+      const sql = postgres(databaseUrl, { max: 1, onnotice: (n) => notices.push(String(n.message)) });
+      try {
+        await sql
+          .begin(async (tx) => {
+            await tx.unsafe(`analyze ${s}.messages`);
+            await tx.unsafe('set local enable_seqscan = off');
+            await tx.unsafe("load 'auto_explain'");
+            await tx.unsafe('set local auto_explain.log_min_duration = 0');
+            await tx.unsafe('set local auto_explain.log_nested_statements = on');
+            await tx.unsafe('set local client_min_messages = log');
+            await exercise(tx);
+            throw new Error('rollback'); // the claim was real: undo it
+          })
+          .catch((error: Error) => {
+            if (error.message !== 'rollback') throw error;
+          });
+      } finally {
+        await sql.end();
+      }
+      return notices.join('\n');
+    };
+    const claim = (tx: postgres.TransactionSql, limit: number) =>
+      tx.unsafe<{ id: string; fence: string }[]>(`select * from ${s}.claim_messages(${limit}, 30000, array['workflow', 'step'], 'owner')`);
+    const claimPlans = await nestedPlans((tx) => claim(tx, 10));
+    expect(claimPlans).toMatch(/Index Scan using messages_ready_idx/);
+    expect(claimPlans).not.toMatch(/Seq Scan on messages/);
+    const completePlans = await nestedPlans(async (tx) => {
+      const [leased] = await claim(tx, 1);
+      await tx.unsafe(
+        `select * from ${s}.complete_delivery($1, $2, 'done', 0, null, true, array['msg_new'], array['${STEP}s'], array['step'],
+           array['wrun_p'], array['a0'], array[null]::jsonb[], array['k_new'], array[0]::bigint[], 60000, 10, 30000,
+           array['workflow', 'step'], 'owner')`,
+        [leased!.id, leased!.fence],
+      );
+    });
+    expect(completePlans).toMatch(/Index Scan using messages_ready_idx/);
+    // freeing keys past their window: by key, or by finished_at (few rows are past the window)
+    expect(completePlans).toMatch(/Delete on messages m .*\n\s+->\s+Index Scan using messages_(idempotency_key|done)_idx/);
+    expect(completePlans).not.toMatch(/Seq Scan on messages/);
     expect(await explain(nextDueSql(s), [['workflow', 'step']])).toMatch(/Index Scan using messages_ready_idx/);
     expect(await explain(keyHolderSql(s), ['k5', 60_000])).toMatch(/Index Scan using messages_idempotency_key_idx/);
   });

@@ -1,0 +1,116 @@
+-- 0004_delivery_outbox: the queue's hot path in one statement per delivery. complete_delivery
+-- records a delivery's outcome, enqueues the messages its handler sent for its own run (the
+-- delivery's outbox, src/queue/outbox.ts) and claims the worker's next messages, so a step costs
+-- no separate enqueue, wake-up or claim round trip.
+
+-- Leases up to p_limit due messages (pending and due, or leased with an expired lease), oldest
+-- due first:
+-- - `for update skip locked` lets any number of workers claim concurrently without waiting on
+--   each other or taking the same row;
+-- - a workflow message is taken only together with its run's lease (run_leases), so one run's
+--   flow never executes twice at once in any process. Messages of a busy run are skipped by the
+--   scan (they stay pending and run after it); the insert settles the remaining race between two
+--   claims that both saw the run free, and `distinct on` keeps a single claim from taking two
+--   messages of one run. Run leases are inserted in run id order so that two claims cannot
+--   deadlock on each other's runs.
+-- Index: messages_ready_idx (run_at, id) where state in ('pending', 'leased').
+create function :WORLD_SCHEMA.claim_messages(p_limit int, p_lease_ms bigint, p_kinds text[], p_owner text)
+returns table (id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb,
+               attempt int, fence bigint)
+language plpgsql as $$
+#variable_conflict use_column
+begin
+  return query
+  with candidates as (
+    select m.id, m.kind, m.run_id, m.run_at
+      from :WORLD_SCHEMA.messages m
+     where m.state in ('pending', 'leased') and m.run_at <= now()
+       and m.kind = any(p_kinds)
+       and not (m.kind = 'workflow' and m.run_id is not null and exists (
+             select 1 from :WORLD_SCHEMA.run_leases l where l.run_id = m.run_id and l.expires_at > now()))
+     order by m.run_at, m.id
+     limit p_limit
+     for update of m skip locked
+  ),
+  picked as (
+    select distinct on (coalesce(case when c.kind = 'workflow' then c.run_id end, c.id)) c.id, c.kind, c.run_id
+      from candidates c
+     order by coalesce(case when c.kind = 'workflow' then c.run_id end, c.id), c.run_at, c.id
+  ),
+  run_leased as (
+    insert into :WORLD_SCHEMA.run_leases as l (run_id, message_id, expires_at)
+    select p.run_id, p.id, now() + p_lease_ms * interval '1 millisecond'
+      from picked p where p.kind = 'workflow' and p.run_id is not null
+     order by p.run_id
+    on conflict (run_id) do update
+       set message_id = excluded.message_id, expires_at = excluded.expires_at
+     where l.expires_at <= now()
+    returning l.message_id
+  )
+  update :WORLD_SCHEMA.messages m
+     set state = 'leased', attempt = m.attempt + 1, fence = m.fence + 1, lease_owner = p_owner,
+         run_at = now() + p_lease_ms * interval '1 millisecond', updated_at = now(),
+         last_error = case when m.state = 'leased'
+                           then 'lease expired during delivery ' || m.attempt || ' (worker stopped or stalled)'
+                           else m.last_error end
+    from picked p
+   where m.id = p.id
+     and (p.kind <> 'workflow' or p.run_id is null or p.id in (select r.message_id from run_leased r))
+  returning m.id, m.queue_name, m.kind, m.run_id, m.payload, m.headers, m.attempt, m.fence;
+end $$;
+
+-- Ends a delivery (finish_delivery), then enqueues what its handler sent (p_sent_*: one array
+-- element per message; payloads hex-encoded, so no driver needs to know bytea[]), then claims up to
+-- p_claim_limit messages for the worker's free slots, in due order: the handler's own follow-up
+-- is taken only when nothing older waits. Returns the claimed messages, then one row whose
+-- `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the message is
+-- delivered again and its handler sends again), 'wake' (a message became claimable that no
+-- claim here took and no older waiting one announced: the caller notifies the workers after
+-- commit), else 'ok'.
+create function :WORLD_SCHEMA.complete_delivery(
+  p_id text, p_fence bigint, p_outcome text, p_delay_ms bigint, p_error text, p_keep_done boolean,
+  p_sent_ids text[], p_sent_queues text[], p_sent_kinds text[], p_sent_runs text[],
+  p_sent_payloads text[], p_sent_headers jsonb[], p_sent_keys text[], p_sent_delays bigint[],
+  p_idempotency_window_ms bigint, p_claim_limit int, p_lease_ms bigint, p_kinds text[], p_owner text)
+returns table (finished text, id text, queue_name text, kind text, run_id text, payload bytea,
+               headers jsonb, attempt int, fence bigint)
+language plpgsql as $$
+#variable_conflict use_column
+declare
+  v_finished text := :WORLD_SCHEMA.finish_delivery(p_id, p_fence, p_outcome, p_delay_ms, p_error, p_keep_done);
+begin
+  if v_finished <> 'lost' and cardinality(p_sent_ids) > 0 then
+    -- a finished message past its idempotency window frees its key (as in src/queue/enqueue.ts)
+    delete from :WORLD_SCHEMA.messages m
+     where m.idempotency_key = any(p_sent_keys) and m.state = 'done'
+       and m.finished_at <= now() - p_idempotency_window_ms * interval '1 millisecond';
+    -- a key still held, or an id already inserted by an earlier flush, is skipped
+    insert into :WORLD_SCHEMA.messages (id, queue_name, kind, run_id, payload, headers, idempotency_key, run_at)
+    select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'hex'), s.headers, s.key,
+           now() + s.delay_ms * interval '1 millisecond'
+      from unnest(p_sent_ids, p_sent_queues, p_sent_kinds, p_sent_runs, p_sent_payloads, p_sent_headers,
+                  p_sent_keys, p_sent_delays) as s(id, queue_name, kind, run_id, payload, headers, key, delay_ms)
+    on conflict do nothing;
+  end if;
+  if p_claim_limit > 0 then
+    return query select null::text, c.* from :WORLD_SCHEMA.claim_messages(p_claim_limit, p_lease_ms, p_kinds, p_owner) c;
+  end if;
+  -- A sent message left pending wakes the other workers, unless an older one that the same
+  -- workers could claim is waiting too: that one was announced, and every finishing delivery
+  -- claims in due order, so the newer one is reached without another NOTIFY (each costs a
+  -- statement and serialises commits). A delayed one is announced: sleeping workers then
+  -- recompute when to look again.
+  if v_finished = 'ok' and cardinality(p_sent_ids) > 0 and exists (
+      select 1 from :WORLD_SCHEMA.messages s
+       where s.id = any(p_sent_ids) and s.state = 'pending'
+         and (s.run_at > now() or not exists (
+               select 1 from :WORLD_SCHEMA.messages o
+                where o.state in ('pending', 'leased') and o.run_at <= now()
+                  and (o.run_at, o.id) < (s.run_at, s.id) and o.kind = s.kind
+                  and not (o.kind = 'workflow' and o.run_id is not null and exists (
+                        select 1 from :WORLD_SCHEMA.run_leases l where l.run_id = o.run_id and l.expires_at > now()))))) then
+    v_finished := 'wake';
+  end if;
+  return query select v_finished, null::text, null::text, null::text, null::text, null::bytea,
+                      null::jsonb, null::int, null::bigint;
+end $$;
