@@ -14,7 +14,8 @@ import { withRetry } from '../db/retry.js';
 import { worldErrors } from '../errors.js';
 import { newRunId } from '../ids.js';
 import { log, type LogContext } from '../log.js';
-import { toHook, toRun, toStep, toWait, type EntityRow } from './entities.js';
+import { toHook, toRun, toStep, toWait, type EntityRow, type EventRow } from './entities.js';
+import { eventPage } from './reads.js';
 
 /**
  * events.create: the only write path of storage. Each event is one call of an append_*
@@ -33,7 +34,21 @@ interface Outcome {
   result_data: Uint8Array | null;
 }
 
+/** append_run_started_log: the first row is the outcome, the following rows (outcome null) the run's events. */
+interface LogRow extends Outcome {
+  correlation_id: string | null;
+  data: Uint8Array | null;
+  spec_version: number | null;
+}
+
 type Data = Record<string, unknown> | undefined;
+
+/**
+ * The longest log that run_started returns with the run (CONTRACT §8). The runtime replays from
+ * it instead of calling events.list, saving a statement per workflow delivery; a longer log is
+ * left to events.list, which pages it.
+ */
+export const PRELOAD_MAX_EVENTS = 1000;
 
 const RUN_EVENTS = new Set(['run_completed', 'run_failed', 'run_cancelled']);
 const STEP_EVENTS = new Set(['step_created', 'step_started', 'step_completed', 'step_failed', 'step_retrying']);
@@ -43,18 +58,21 @@ const WAIT_EVENTS = new Set(['wait_created', 'wait_completed']);
 const bytes = (value: unknown): Buffer | null => (value === undefined ? null : Buffer.from(encode(value)));
 
 export function createAppend(getDb: () => Promise<Db>) {
-  /** Runs one append statement; see withRetry for what is retried. */
-  async function call(db: Db, fn: string, args: unknown[], ctx: LogContext): Promise<Outcome> {
+  /** Runs one append statement and returns all its rows; see withRetry for what is retried. */
+  async function callRows<R extends Outcome>(db: Db, fn: string, args: unknown[], ctx: LogContext): Promise<R[]> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
     const text = `select * from ${db.ident}.${fn}(${placeholders})`;
     return withRetry(
-      async () => {
-        const [row] = await db.sql.unsafe<Outcome[]>(text, args as never[], { prepare: db.config.prepare });
-        return row as Outcome;
-      },
+      async () => (await db.sql.unsafe<R[]>(text, args as never[], { prepare: db.config.prepare })) as R[],
       // an event whose reply was lost may have been appended: only retry what surely was not
       { what: `appending ${ctx.type}`, context: ctx, idempotent: false },
     );
+  }
+
+  /** Runs one append statement that returns one outcome row. */
+  async function call(db: Db, fn: string, args: unknown[], ctx: LogContext): Promise<Outcome> {
+    const [row] = await callRows(db, fn, args, ctx);
+    return row as Outcome;
   }
 
   function raise(o: Outcome, runId: string): never {
@@ -121,33 +139,41 @@ export function createAppend(getDb: () => Promise<Db>) {
     const ctx = { runId, type };
     const db = await getDb();
 
-    if (type === 'run_created' || type === 'run_started') {
-      let o: Outcome;
-      if (type === 'run_created') {
-        if (runIdArg !== null) {
-          const problem = validateUlidTimestamp(runId, 'wrun_');
-          if (problem) throw worldErrors.badRequest(problem);
-        }
-        o = await call(db, 'append_run_created', [
-          runId, data?.deploymentId, data?.workflowName, specVersion,
-          bytes(data?.executionContext), bytes(data),
-        ], ctx);
-      } else {
-        const resilient = data?.deploymentId !== undefined && data?.workflowName !== undefined && data?.input !== undefined;
-        const created = resilient
-          ? { deploymentId: data.deploymentId, workflowName: data.workflowName, input: data.input,
-              ...(data.executionContext !== undefined ? { executionContext: data.executionContext } : {}) }
-          : undefined;
-        o = await call(db, 'append_run_started', [
-          runId, specVersion, resilient, data?.deploymentId ?? null, data?.workflowName ?? null,
-          bytes(data?.executionContext), bytes(created),
-        ], ctx);
+    if (type === 'run_created') {
+      if (runIdArg !== null) {
+        const problem = validateUlidTimestamp(runId, 'wrun_');
+        if (problem) throw worldErrors.badRequest(problem);
       }
+      const o = await call(db, 'append_run_created', [
+        runId, data?.deploymentId, data?.workflowName, specVersion,
+        bytes(data?.executionContext), bytes(data),
+      ], ctx);
       if (o.outcome !== 'ok') raise(o, runId);
       const run = toRun(o as EntityRow, 'all');
-      if (o.event_id === null) return { run }; // run_started on a running run: idempotent
-      if (type === 'run_created') log.debug('run created', { runId, workflow: run.workflowName });
+      log.debug('run created', { runId, workflow: run.workflowName });
       return { event: eventOf(o, runId, request, specVersion, resolve), run };
+    }
+
+    if (type === 'run_started') {
+      const resilient = data?.deploymentId !== undefined && data?.workflowName !== undefined && data?.input !== undefined;
+      const created = resilient
+        ? { deploymentId: data.deploymentId, workflowName: data.workflowName, input: data.input,
+            ...(data.executionContext !== undefined ? { executionContext: data.executionContext } : {}) }
+        : undefined;
+      // One statement starts the run and reads its log (migrations/0005_run_started_log.up.sql).
+      const [o, ...logRows] = (await callRows<LogRow>(db, 'append_run_started_log', [
+        runId, specVersion, resilient, data?.deploymentId ?? null, data?.workflowName ?? null,
+        bytes(data?.executionContext), bytes(created), PRELOAD_MAX_EVENTS,
+      ], ctx)) as [LogRow, ...LogRow[]];
+      if (o.outcome !== 'ok') raise(o, runId);
+      const result: EventResult = { run: toRun(o as EntityRow, 'all') };
+      if (o.event_id !== null) result.event = eventOf(o, runId, request, specVersion, resolve); // else already running: no event
+      if (logRows.length > 0) {
+        // the same rows, decoding and cursor as events.list, so the runtime can continue from the cursor
+        const page = eventPage(logRows.map((r) => eventRow(r, runId)), PRELOAD_MAX_EVENTS, 'all');
+        Object.assign(result, { events: page.data, cursor: page.cursor, hasMore: page.hasMore });
+      }
+      return result;
     }
 
     if (RUN_EVENTS.has(type)) {
@@ -211,5 +237,16 @@ export function createAppend(getDb: () => Promise<Db>) {
 
   return { create };
 }
+
+const eventRow = (r: LogRow, runId: string): EventRow => ({
+  id: r.event_pk as string,
+  run_id: runId,
+  event_id: r.event_id as string,
+  event_type: r.event_type as string,
+  correlation_id: r.correlation_id,
+  data: r.data,
+  spec_version: r.spec_version,
+  created_at: r.created_at as Date,
+});
 
 export type Append = ReturnType<typeof createAppend>;

@@ -30,6 +30,13 @@ import { clampLimit, decodeNumericCursor, toPage } from './pagination.js';
  */
 const DEFAULT_LIMIT = { runs: 20, steps: 20, hooks: 100, events: 1000 } as const;
 
+/**
+ * A page of events, for events.list and the log that run_started preloads: one decoding path and
+ * one cursor format, so a cursor from either continues the other.
+ */
+export const eventPage = (rows: EventRow[], limit: number, resolve: ResolveData): PaginatedResponse<Event> =>
+  toPage(rows, limit, 'e', (r) => String(r.id), (r) => stripEventDataRefs(toEvent(r), resolve));
+
 type WithData = { entity: unknown; input_data: Uint8Array | null; result_data: Uint8Array | null };
 const asc = (order: 'asc' | 'desc' | undefined, fallback: 'asc' | 'desc') => (order ?? fallback) === 'asc';
 
@@ -179,9 +186,6 @@ export function createReads(getDb: () => Promise<Db>) {
     if (!row) throw worldErrors.notFound(`event ${eventId} not found in run ${runId}`);
     return stripEventDataRefs(toEvent(row), rd(params));
   }
-
-  const eventPage = (rows: EventRow[], limit: number, resolve: ResolveData): PaginatedResponse<Event> =>
-    toPage(rows, limit, 'e', (r) => String(r.id), (r) => stripEventDataRefs(toEvent(r), resolve));
 
   // Reads are idempotent: transient failures are retried, then surface as 503.
   const read =

@@ -42,3 +42,43 @@ export async function selectsWithoutIndex(
     await sql.end();
   }
 }
+
+/**
+ * The plans of the statements that run inside SQL functions, which EXPLAIN of the calling
+ * statement does not show: auto_explain logs every nested statement `exercise` causes, as a
+ * notice, on a one-connection client with sequential scans disabled (so a Seq Scan again means
+ * that no index can serve the statement). Needs a superuser (LOAD), as the test database has.
+ */
+export async function nestedPlans(
+  setup: (world: PostgresWorld) => Promise<void>,
+  exercise: (world: PostgresWorld) => Promise<void>,
+): Promise<string[]> {
+  const plans: string[] = [];
+  let capture = false;
+  const sql = postgres(databaseUrl, {
+    max: 1,
+    onnotice: (notice) => {
+      const message = String(notice.message);
+      if (capture && message.includes('plan:')) plans.push(message);
+    },
+  });
+  const world = createWorld({ sql, schema: freshSchema('explain') });
+  try {
+    await setup(world);
+    await sql`load 'auto_explain'`;
+    const settings: Record<string, string> = {
+      'auto_explain.log_min_duration': '0',
+      'auto_explain.log_nested_statements': 'on',
+      'auto_explain.log_level': 'notice',
+      enable_seqscan: 'off',
+    };
+    for (const [name, value] of Object.entries(settings)) await sql`select set_config(${name}, ${value}, false)`;
+    capture = true;
+    await exercise(world);
+    capture = false;
+    return plans;
+  } finally {
+    await world.close();
+    await sql.end();
+  }
+}

@@ -45,6 +45,19 @@ describe('migrations', () => {
     expect((await migrationStatus(sql, schema)).every((s) => s.applied && !s.changed)).toBe(true);
   });
 
+  test('each down file restores exactly the schema its up file started from', async () => {
+    const schema = freshSchema('mig');
+    const sql = adminSql();
+    const objects = async () => (await catalog(schema)).filter((i) => !i.includes('schema_migrations'));
+    for (let version = 1; version <= LATEST_VERSION; version++) {
+      const before = await objects();
+      await migrateUp(sql, schema, { to: version });
+      await migrateDown(sql, schema, { to: version - 1 });
+      expect(await objects(), `down of migration ${version}`).toEqual(before);
+      await migrateUp(sql, schema, { to: version });
+    }
+  });
+
   test('concurrent migrators apply each migration exactly once', async () => {
     const schema = freshSchema('mig');
     const results = await Promise.all(Array.from({ length: 5 }, () => migrateUp(adminSql(), schema)));
