@@ -1,6 +1,7 @@
 import type { QueueKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
 import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
+import type { LogRow, RunStartRows } from '../storage/append.js';
 
 /** A message leased to this worker; `fence` must accompany every later write of the delivery. */
 export interface ClaimedMessage {
@@ -12,54 +13,74 @@ export interface ClaimedMessage {
   headers: Record<string, string> | null;
   attempt: number;
   fence: string;
+  /** A workflow message of a running run: run_started's answer, read by the claim. */
+  runStart?: RunStartRows;
 }
 
-/** A claimed row as complete_delivery and claim_messages return it. */
-export interface ClaimedRow {
-  id: string;
+/**
+ * A row of claim_deliveries (and complete_delivery): a claimed message (`id` set), or one of the
+ * run_started rows that follow a claimed workflow message (`id` null).
+ */
+export type ClaimedRow = LogRow & {
+  id: string | null;
   queue_name: string;
   kind: QueueKind;
-  run_id: string | null;
+  run_id: string;
   payload: Uint8Array;
   headers: Record<string, string> | null;
   attempt: number;
   fence: string;
-}
+};
 
-export const toClaimed = (r: ClaimedRow): ClaimedMessage => ({
-  id: r.id,
-  queueName: r.queue_name,
-  kind: r.kind,
-  runId: r.run_id,
-  payload: r.payload,
-  headers: r.headers,
-  attempt: r.attempt,
-  fence: String(r.fence),
-});
+/** The claimed messages of claim_deliveries' rows, each with its run's rows. */
+export function toClaimed(rows: ClaimedRow[]): ClaimedMessage[] {
+  const messages: ClaimedMessage[] = [];
+  for (const r of rows) {
+    if (r.id !== null) {
+      messages.push({
+        id: r.id,
+        queueName: r.queue_name,
+        kind: r.kind,
+        runId: r.run_id,
+        payload: r.payload,
+        headers: r.headers,
+        attempt: r.attempt,
+        fence: String(r.fence),
+      });
+    } else {
+      const m = messages[messages.length - 1]!;
+      if (m.runStart) m.runStart.push(r);
+      else m.runStart = [r];
+    }
+  }
+  return messages;
+}
 
 export interface ClaimOptions {
   limit: number;
   owner: string;
   leaseMs: number;
   kinds: QueueKind[];
+  /** The longest log to read with a claimed workflow message (0: none, e.g. HTTP delivery). */
+  maxEvents: number;
 }
 
 /**
  * Leases up to `limit` due messages, oldest due first, with their runs' workflow leases: see
- * claim_messages in migrations/0004_delivery_outbox.up.sql for the rules. A finishing delivery
- * claims through complete_delivery instead (lease.ts); this serves wake-ups and polls.
+ * claim_messages and claim_deliveries in migrations/0005_delivery_outbox.up.sql. A finishing
+ * delivery claims through complete_delivery instead (lease.ts); this serves wake-ups and polls.
  */
 export async function claimMessages(db: Db, opts: ClaimOptions): Promise<ClaimedMessage[]> {
   const rows = await withinDeadline(
     db.sql.unsafe<ClaimedRow[]>(
-      `select * from ${db.ident}.claim_messages($1, $2, $3, $4)`,
-      [opts.limit, opts.leaseMs, opts.kinds, opts.owner] as never[],
+      `select * from ${db.ident}.claim_deliveries($1, $2, $3, $4, $5)`,
+      [opts.limit, opts.leaseMs, opts.kinds, opts.owner, opts.maxEvents] as never[],
       { prepare: db.config.prepare },
     ),
     QUEUE_STATEMENT_DEADLINE_MS,
     'claiming messages',
   );
-  return rows.map(toClaimed);
+  return toClaimed(rows);
 }
 
 /**

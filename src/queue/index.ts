@@ -6,10 +6,11 @@ import { newMessageId } from '../ids.js';
 import type { WorldState } from '../world-state.js';
 import { enqueueMessage, prepareMessage } from './enqueue.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
-import { currentOutbox } from './outbox.js';
+
 import { createRequestHandler } from './receive.js';
 import { createReconciler } from './reconcile.js';
 import { registerHandler } from './registry.js';
+import { currentDeliveryScope } from './scope.js';
 import { createWaker, type Waker } from './wake.js';
 import { createWorker } from './worker.js';
 
@@ -39,7 +40,7 @@ export function createQueue(state: WorldState): Queue & {
     const db = await state.getDb();
     const id = newMessageId();
     // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
-    const messageId = currentOutbox()?.offer(db, id, prepared) ? id : await enqueueMessage(db, getWaker(db), id, prepared);
+    const messageId = currentDeliveryScope()?.outbox.offer(db, id, prepared) ? id : await enqueueMessage(db, getWaker(db), id, prepared);
     return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };
 

@@ -61,7 +61,7 @@ export async function renewLeases(
 
 /**
  * Ends a delivery with one statement (complete_delivery in
- * migrations/0004_delivery_outbox.up.sql): records `outcome`, enqueues what the handler sent to
+ * migrations/0005_delivery_outbox.up.sql): records `outcome`, enqueues what the handler sent to
  * its own run (unless the lease was lost), and claims up to `claim.limit` messages for the
  * worker's free slots. `finished` is 'lost' when the lease was lost (nothing recorded), 'wake'
  * when a message became claimable that this claim did not take, else 'ok'.
@@ -73,10 +73,10 @@ export async function completeDelivery(
   opts: { delayMs?: number; error?: string; sent?: SentMessage[]; claim?: ClaimOptions } = {},
 ): Promise<{ finished: 'ok' | 'wake' | 'lost'; claimed: ClaimedMessage[] }> {
   const sent = opts.sent ?? [];
-  const claim = opts.claim ?? { limit: 0, owner: '', leaseMs: 0, kinds: [] };
+  const claim = opts.claim ?? { limit: 0, owner: '', leaseMs: 0, kinds: [], maxEvents: 0 };
   const rows = await withinDeadline(
     db.sql.unsafe<(ClaimedRow & { finished: 'ok' | 'wake' | 'lost' | null })[]>(
-      `select * from ${db.ident}.complete_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+      `select * from ${db.ident}.complete_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
       [
         lease.id,
         lease.fence,
@@ -97,6 +97,7 @@ export async function completeDelivery(
         claim.leaseMs,
         claim.kinds,
         claim.owner,
+        claim.maxEvents,
       ] as never[],
       { prepare: db.config.prepare },
     ),
@@ -104,5 +105,5 @@ export async function completeDelivery(
     'recording a delivery',
   );
   const status = rows.find((r) => r.finished !== null);
-  return { finished: status?.finished ?? 'lost', claimed: rows.filter((r) => r.finished === null).map(toClaimed) };
+  return { finished: status?.finished ?? 'lost', claimed: toClaimed(rows.filter((r) => r.finished === null)) };
 }

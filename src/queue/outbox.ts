@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Db } from '../db/client.js';
 import type { NewMessage } from './enqueue.js';
 
@@ -62,19 +61,4 @@ export class Outbox {
       this.sent.unshift(...batch);
     });
   }
-}
-
-/** Process-wide, like the handler registry: the CommonJS and ESM builds share one. */
-const KEY = Symbol.for('workflow-world-postgres//delivery-outbox');
-const g = globalThis as { [KEY]?: AsyncLocalStorage<Outbox> };
-const storage = (g[KEY] ??= new AsyncLocalStorage<Outbox>());
-
-/** Runs a handler with `outbox` as the destination of its own run's messages. */
-export function withOutbox<T>(outbox: Outbox, fn: () => Promise<T>): Promise<T> {
-  return storage.run(outbox, fn);
-}
-
-/** The outbox of the delivery whose handler is calling, if any. */
-export function currentOutbox(): Outbox | undefined {
-  return storage.getStore();
 }

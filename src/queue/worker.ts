@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../db/client.js';
+import { PRELOAD_MAX_EVENTS } from '../storage/append.js';
 import { subscribe, type Subscription } from '../db/listener.js';
 import { withRetry } from '../db/retry.js';
 import { describeError, log, type LogContext } from '../log.js';
@@ -9,8 +10,9 @@ import { deliverableKinds, deliver } from './delivery.js';
 import { enqueueMessage } from './enqueue.js';
 import { completeDelivery, renewLeases, type FinishOutcome } from './lease.js';
 import type { QueueMetrics } from './metrics.js';
-import { Outbox, withOutbox, type SentMessage } from './outbox.js';
-import { onRegister } from './registry.js';
+import { Outbox, type SentMessage } from './outbox.js';
+import { getHandler, onRegister } from './registry.js';
+import { withDeliveryScope } from './scope.js';
 import { backoffMs, errorText, timeoutSecondsOf } from './retry.js';
 import type { Waker } from './wake.js';
 
@@ -64,7 +66,14 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   let unregister: (() => void) | undefined;
 
   const freeSlots = () => Math.max(0, config.queueConcurrency - inflight.size - reserved);
-  const claimOptions = (limit: number) => ({ limit, owner, leaseMs: config.queueLeaseMs, kinds: deliverableKinds(config) });
+  const claimOptions = (limit: number) => ({
+    limit,
+    owner,
+    leaseMs: config.queueLeaseMs,
+    kinds: deliverableKinds(config),
+    // the run's log is read with a workflow message only for an in-process handler to replay
+    maxEvents: getHandler('workflow') ? PRELOAD_MAX_EVENTS : 0,
+  });
   const enqueueNow = async (sent: SentMessage[]) => {
     for (const { id, message } of sent) await enqueueMessage(db, waker, id, message);
   };
@@ -203,7 +212,9 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     }
     let result: unknown;
     try {
-      result = await withOutbox(d.outbox, () => deliver(message, config, d.abort.signal));
+      const runStart = message.runStart && message.runId ? { db, runId: message.runId, rows: message.runStart } : undefined;
+      message.runStart = undefined; // held by the scope until the handler's run_started takes it
+      result = await withDeliveryScope({ outbox: d.outbox, runStart }, () => deliver(message, config, d.abort.signal));
     } catch (error) {
       if (d.released) return false;
       if (message.attempt >= config.queueMaxAttempts) {

@@ -14,6 +14,7 @@ import { withRetry } from '../db/retry.js';
 import { worldErrors } from '../errors.js';
 import { newRunId } from '../ids.js';
 import { log, type LogContext } from '../log.js';
+import { takeRunStart } from '../queue/scope.js';
 import { toHook, toRun, toStep, toWait, type EntityRow, type EventRow } from './entities.js';
 import { eventPage } from './reads.js';
 
@@ -35,11 +36,13 @@ interface Outcome {
 }
 
 /** append_run_started_log: the first row is the outcome, the following rows (outcome null) the run's events. */
-interface LogRow extends Outcome {
+export interface LogRow extends Outcome {
   correlation_id: string | null;
   data: Uint8Array | null;
   spec_version: number | null;
 }
+
+export type RunStartRows = [LogRow, ...LogRow[]];
 
 type Data = Record<string, unknown> | undefined;
 
@@ -160,11 +163,12 @@ export function createAppend(getDb: () => Promise<Db>) {
         ? { deploymentId: data.deploymentId, workflowName: data.workflowName, input: data.input,
             ...(data.executionContext !== undefined ? { executionContext: data.executionContext } : {}) }
         : undefined;
-      // One statement starts the run and reads its log (migrations/0005_run_started_log.up.sql).
-      const [o, ...logRows] = (await callRows<LogRow>(db, 'append_run_started_log', [
+      // One statement starts the run and reads its log (migrations/0004_run_started_log.up.sql),
+      // or none: the claim of this delivery already read it (src/queue/scope.ts)
+      const [o, ...logRows] = takeRunStart(db, runId) ?? ((await callRows<LogRow>(db, 'append_run_started_log', [
         runId, specVersion, resilient, data?.deploymentId ?? null, data?.workflowName ?? null,
         bytes(data?.executionContext), bytes(created), PRELOAD_MAX_EVENTS,
-      ], ctx)) as [LogRow, ...LogRow[]];
+      ], ctx)) as RunStartRows);
       if (o.outcome !== 'ok') raise(o, runId);
       const result: EventResult = { run: toRun(o as EntityRow, 'all') };
       if (o.event_id !== null) result.event = eventOf(o, runId, request, specVersion, resolve); // else already running: no event

@@ -2,7 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import { prepareMessage } from '../../src/queue/enqueue.js';
-import { currentOutbox, Outbox, withOutbox, type SentMessage } from '../../src/queue/outbox.js';
+import { Outbox, type SentMessage } from '../../src/queue/outbox.js';
+import { currentDeliveryScope, takeRunStart, withDeliveryScope } from '../../src/queue/scope.js';
+import type { RunStartRows } from '../../src/storage/append.js';
 
 // The outbox only compares pool and schema identities: no statement is issued here.
 const db = { sql: {}, schema: 'a' } as unknown as Db;
@@ -48,14 +50,21 @@ describe('delivery outbox', () => {
     expect(await retried.close()).toEqual([]);
   });
 
-  test('the handler sees its outbox through async calls, and only inside the delivery', async () => {
+  test("the handler finds its delivery's scope through async calls, only inside the delivery; the claim's run_started answer is taken once", async () => {
     const outbox = new Outbox(db, 'wrun_a', async () => {}, 60_000);
-    expect(currentOutbox()).toBeUndefined();
-    const seen = await withOutbox(outbox, async () => {
+    const rows = [{ outcome: 'ok' }] as unknown as RunStartRows;
+    expect(currentDeliveryScope()).toBeUndefined();
+    const seen = await withDeliveryScope({ outbox, runStart: { db, runId: 'wrun_a', rows } }, async () => {
       await sleep(1);
-      return currentOutbox();
+      const scope = currentDeliveryScope();
+      expect(takeRunStart(db, 'wrun_b')).toBeUndefined(); // another run
+      expect(takeRunStart({ ...db, schema: 'b' }, 'wrun_a')).toBeUndefined(); // another schema
+      expect(takeRunStart(db, 'wrun_a')).toBe(rows);
+      expect(takeRunStart(db, 'wrun_a')).toBeUndefined(); // a second run_started asks the database
+      return scope?.outbox;
     });
     expect(seen).toBe(outbox);
-    expect(currentOutbox()).toBeUndefined();
+    expect(currentDeliveryScope()).toBeUndefined();
+    expect(takeRunStart(db, 'wrun_a')).toBeUndefined();
   });
 });

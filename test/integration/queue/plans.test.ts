@@ -53,7 +53,9 @@ describe('queue query plans', () => {
       return notices.join('\n');
     };
     const claim = (tx: postgres.TransactionSql, limit: number) =>
-      tx.unsafe<{ id: string; fence: string }[]>(`select * from ${s}.claim_messages(${limit}, 30000, array['workflow', 'step'], 'owner')`);
+      tx.unsafe<{ id: string; fence: string }[]>(
+        `select * from ${s}.claim_deliveries(${limit}, 30000, array['workflow', 'step'], 'owner', 1000) where id is not null`,
+      );
     const claimPlans = await nestedPlans((tx) => claim(tx, 10));
     expect(claimPlans).toMatch(/Index Scan using messages_ready_idx/);
     expect(claimPlans).not.toMatch(/Seq Scan on messages/);
@@ -62,7 +64,7 @@ describe('queue query plans', () => {
       await tx.unsafe(
         `select * from ${s}.complete_delivery($1, $2, 'done', 0, null, true, array['msg_new'], array['${STEP}s'], array['step'],
            array['wrun_p'], array['a0'], array[null]::jsonb[], array['k_new'], array[0]::bigint[], 60000, 10, 30000,
-           array['workflow', 'step'], 'owner')`,
+           array['workflow', 'step'], 'owner', 1000)`,
         [leased!.id, leased!.fence],
       );
     });

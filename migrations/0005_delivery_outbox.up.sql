@@ -1,4 +1,4 @@
--- 0004_delivery_outbox: the queue's hot path in one statement per delivery. complete_delivery
+-- 0005_delivery_outbox: the queue's hot path in one statement per delivery. complete_delivery
 -- records a delivery's outcome, enqueues the messages its handler sent for its own run (the
 -- delivery's outbox, src/queue/outbox.ts) and claims the worker's next messages, so a step costs
 -- no separate enqueue, wake-up or claim round trip.
@@ -59,10 +59,42 @@ begin
   returning m.id, m.queue_name, m.kind, m.run_id, m.payload, m.headers, m.attempt, m.fence;
 end $$;
 
+-- claim_messages, plus for each claimed workflow message of a running run what run_started
+-- would answer now (append_run_started_log: the run, then its log), when p_max_events > 0: the
+-- worker hands it to the delivery, whose run_started then needs no statement of its own. Only a
+-- running run is read, so nothing is written (a running run is started without a lock or write).
+-- Rows: a message (id set), then its run's rows (id null, run_id set) as append_run_started_log
+-- returns them.
+create function :WORLD_SCHEMA.claim_deliveries(
+  p_limit int, p_lease_ms bigint, p_kinds text[], p_owner text, p_max_events int)
+returns table (id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb,
+               attempt int, fence bigint, outcome text, detail text, event_pk bigint, event_id text,
+               event_type text, created_at timestamptz, entity jsonb, input_data bytea,
+               result_data bytea, correlation_id text, data bytea, spec_version int)
+language plpgsql as $$
+#variable_conflict use_column
+declare
+  c record;
+begin
+  for c in select * from :WORLD_SCHEMA.claim_messages(p_limit, p_lease_ms, p_kinds, p_owner) loop
+    return query select c.id, c.queue_name, c.kind, c.run_id, c.payload, c.headers, c.attempt, c.fence,
+      null::text, null::text, null::bigint, null::text, null::text, null::timestamptz, null::jsonb,
+      null::bytea, null::bytea, null::text, null::bytea, null::int;
+    if p_max_events > 0 and c.kind = 'workflow' and c.run_id is not null and exists (
+        select 1 from :WORLD_SCHEMA.runs r
+         where r.run_id = c.run_id and r.status = 'running' and r.spec_version in (2, 3)) then
+      return query select null::text, null::text, null::text, c.run_id, null::bytea, null::jsonb,
+        null::int, null::bigint, l.*
+        from :WORLD_SCHEMA.append_run_started_log(c.run_id, 3, false, null, null, null, null, p_max_events) l;
+    end if;
+  end loop;
+end $$;
+
 -- Ends a delivery (finish_delivery), then enqueues what its handler sent (p_sent_*: one array
 -- element per message; payloads hex-encoded, so no driver needs to know bytea[]), then claims up to
--- p_claim_limit messages for the worker's free slots, in due order: the handler's own follow-up
--- is taken only when nothing older waits. Returns the claimed messages, then one row whose
+-- p_claim_limit messages for the worker's free slots, in due order (claim_deliveries): the
+-- handler's own follow-up is taken only when nothing older waits. Returns the claimed messages
+-- with their runs' rows, then one row whose
 -- `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the message is
 -- delivered again and its handler sends again), 'wake' (a message became claimable that no
 -- claim here took and no older waiting one announced: the caller notifies the workers after
@@ -71,9 +103,12 @@ create function :WORLD_SCHEMA.complete_delivery(
   p_id text, p_fence bigint, p_outcome text, p_delay_ms bigint, p_error text, p_keep_done boolean,
   p_sent_ids text[], p_sent_queues text[], p_sent_kinds text[], p_sent_runs text[],
   p_sent_payloads text[], p_sent_headers jsonb[], p_sent_keys text[], p_sent_delays bigint[],
-  p_idempotency_window_ms bigint, p_claim_limit int, p_lease_ms bigint, p_kinds text[], p_owner text)
+  p_idempotency_window_ms bigint, p_claim_limit int, p_lease_ms bigint, p_kinds text[], p_owner text,
+  p_max_events int)
 returns table (finished text, id text, queue_name text, kind text, run_id text, payload bytea,
-               headers jsonb, attempt int, fence bigint)
+               headers jsonb, attempt int, fence bigint, outcome text, detail text, event_pk bigint,
+               event_id text, event_type text, created_at timestamptz, entity jsonb, input_data bytea,
+               result_data bytea, correlation_id text, data bytea, spec_version int)
 language plpgsql as $$
 #variable_conflict use_column
 declare
@@ -93,7 +128,8 @@ begin
     on conflict do nothing;
   end if;
   if p_claim_limit > 0 then
-    return query select null::text, c.* from :WORLD_SCHEMA.claim_messages(p_claim_limit, p_lease_ms, p_kinds, p_owner) c;
+    return query select null::text, c.*
+      from :WORLD_SCHEMA.claim_deliveries(p_claim_limit, p_lease_ms, p_kinds, p_owner, p_max_events) c;
   end if;
   -- A sent message left pending wakes the other workers, unless an older one that the same
   -- workers could claim is waiting too: that one was announced, and every finishing delivery
@@ -112,5 +148,6 @@ begin
     v_finished := 'wake';
   end if;
   return query select v_finished, null::text, null::text, null::text, null::text, null::bytea,
-                      null::jsonb, null::int, null::bigint;
+    null::jsonb, null::int, null::bigint, null::text, null::text, null::bigint, null::text, null::text,
+    null::timestamptz, null::jsonb, null::bytea, null::bytea, null::text, null::bytea, null::int;
 end $$;

@@ -1,4 +1,4 @@
--- 0005_run_started_log: run_started also returns the run's event log when it is short
+-- 0004_run_started_log: run_started also returns the run's event log when it is short
 --
 -- The runtime calls run_started on every workflow delivery and then loads the whole log with
 -- events.list, unless the run_started result carries it. This function answers both in one

@@ -1,3 +1,0 @@
--- 0004_delivery_outbox (down): reverse order of the up file
-drop function :WORLD_SCHEMA.complete_delivery(text, bigint, text, bigint, text, boolean, text[], text[], text[], text[], text[], jsonb[], text[], bigint[], bigint, int, bigint, text[], text);
-drop function :WORLD_SCHEMA.claim_messages(int, bigint, text[], text);
