@@ -91,11 +91,11 @@ begin
 end $$;
 
 -- Ends a delivery (finish_delivery), then enqueues what its handler sent (p_sent_*: one array
--- element per message; payloads hex-encoded, so no driver needs to know bytea[]), then claims up to
--- p_claim_limit messages for the worker's free slots, in due order (claim_deliveries): the
--- handler's own follow-up is taken only when nothing older waits. Returns the claimed messages
--- with their runs' rows, then one row whose
--- `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the message is
+-- element per message; payloads as base64 text, so no driver needs to know bytea[], and base64
+-- encodes far faster than the driver's hex), then claims up to p_claim_limit messages for the
+-- worker's free slots, in due order (claim_deliveries): the handler's own follow-up is taken
+-- only when nothing older waits. Returns the claimed messages with their runs' rows, then one
+-- row whose `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the message is
 -- delivered again and its handler sends again), 'wake' (a message became claimable that no
 -- claim here took and no older waiting one announced: the caller notifies the workers after
 -- commit), else 'ok'.
@@ -121,7 +121,7 @@ begin
        and m.finished_at <= now() - p_idempotency_window_ms * interval '1 millisecond';
     -- a key still held, or an id already inserted by an earlier flush, is skipped
     insert into :WORLD_SCHEMA.messages (id, queue_name, kind, run_id, payload, headers, idempotency_key, run_at)
-    select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'hex'), s.headers, s.key,
+    select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'base64'), s.headers, s.key,
            now() + s.delay_ms * interval '1 millisecond'
       from unnest(p_sent_ids, p_sent_queues, p_sent_kinds, p_sent_runs, p_sent_payloads, p_sent_headers,
                   p_sent_keys, p_sent_delays) as s(id, queue_name, kind, run_id, payload, headers, key, delay_ms)

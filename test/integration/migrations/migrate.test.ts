@@ -22,6 +22,10 @@ async function catalog(schema: string): Promise<string[]> {
     select 'function ' || replace(pg_get_functiondef(p.oid), ${schema}, '<s>')
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = ${schema}
     union all
+    select 'compression ' || c.relname || '.' || a.attname || ' ' || a.attcompression::text
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid
+     where n.nspname = ${schema} and a.attnum > 0 and a.attcompression <> ''::"char"
+    union all
     select 'type ' || c.relname || ' ' || string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' order by a.attnum)
       from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid
      where n.nspname = ${schema} and c.relkind = 'c' and a.attnum > 0 group by c.relname

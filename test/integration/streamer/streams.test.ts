@@ -20,6 +20,18 @@ describe('streamer: write and read', () => {
     expect(world.streamFlushIntervalMs).toBe(0);
   });
 
+  test('a chunk that is a view into a larger buffer stores exactly its own bytes, every byte value', async () => {
+    const world = testWorld();
+    const { name, runId } = newStream();
+    const backing = new Uint8Array(1024).map((_, i) => i % 256);
+    const view = backing.subarray(3, 3 + 256 + 7); // odd offset and length: all 256 values, some twice
+    await world.writeToStream(name, runId, view); // one chunk: encoded from the caller's bytes, uncopied
+    await world.writeToStreamMulti!(name, runId, [backing.subarray(1000), backing.subarray(0, 0), backing.subarray(5, 6)]);
+    await world.closeStream(name, runId);
+    const values = await readAll(await world.readFromStream(name));
+    expect(values).toEqual([new Uint8Array(view), new Uint8Array(backing.subarray(1000)), new Uint8Array([5])]);
+  });
+
   test('works without prepared statements (prepare: false, as behind a transaction pooler)', async () => {
     const world = testWorld({ prepare: false });
     const { name, runId } = newStream();
