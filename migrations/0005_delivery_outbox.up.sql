@@ -95,10 +95,10 @@ end $$;
 -- encodes far faster than the driver's hex), then claims up to p_claim_limit messages for the
 -- worker's free slots, in due order (claim_deliveries): the handler's own follow-up is taken
 -- only when nothing older waits. Returns the claimed messages with their runs' rows, then one
--- row whose `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the message is
--- delivered again and its handler sends again), 'wake' (a message became claimable that no
--- claim here took and no older waiting one announced: the caller notifies the workers after
--- commit), else 'ok'.
+-- row whose `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the
+-- message is delivered again and its handler sends again), 'wake' (a message became claimable
+-- that no claim here took and no older waiting one announced: the caller notifies the workers
+-- after commit), else 'ok'.
 create function :WORLD_SCHEMA.complete_delivery(
   p_id text, p_fence bigint, p_outcome text, p_delay_ms bigint, p_error text, p_keep_done boolean,
   p_sent_ids text[], p_sent_queues text[], p_sent_kinds text[], p_sent_runs text[],
