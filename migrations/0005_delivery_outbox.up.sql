@@ -113,12 +113,19 @@ language plpgsql as $$
 #variable_conflict use_column
 declare
   v_finished text := :WORLD_SCHEMA.finish_delivery(p_id, p_fence, p_outcome, p_delay_ms, p_error, p_keep_done);
+  v_key text;
 begin
   if v_finished <> 'lost' and cardinality(p_sent_ids) > 0 then
-    -- a finished message past its idempotency window frees its key (as in src/queue/enqueue.ts)
-    delete from :WORLD_SCHEMA.messages m
-     where m.idempotency_key = any(p_sent_keys) and m.state = 'done'
-       and m.finished_at <= now() - p_idempotency_window_ms * interval '1 millisecond';
+    -- a finished message past its idempotency window frees its key (as in src/queue/enqueue.ts);
+    -- looked up key by key: finished messages pile up, and a scan of messages_done_idx would
+    -- visit every one past the window that the sweeper has not removed yet (finished_at is
+    -- wrapped in an expression so that the planner cannot pick that index)
+    foreach v_key in array p_sent_keys loop
+      continue when v_key is null;
+      delete from :WORLD_SCHEMA.messages m
+       where m.idempotency_key = v_key and m.state = 'done'
+         and m.finished_at + p_idempotency_window_ms * interval '1 millisecond' <= now();
+    end loop;
     -- a key still held, or an id already inserted by an earlier flush, is skipped
     insert into :WORLD_SCHEMA.messages (id, queue_name, kind, run_id, payload, headers, idempotency_key, run_at)
     select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'base64'), s.headers, s.key,

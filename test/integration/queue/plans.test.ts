@@ -60,6 +60,11 @@ describe('queue query plans', () => {
     expect(claimPlans).toMatch(/Index Scan using messages_ready_idx/);
     expect(claimPlans).not.toMatch(/Seq Scan on messages/);
     const completePlans = await nestedPlans(async (tx) => {
+      // finished messages kept for their keys, as a busy queue has them (set up unexplained)
+      await tx.unsafe('set local auto_explain.log_min_duration = -1');
+      await tx.unsafe(`update ${s}.messages set state = 'done', finished_at = now() where idempotency_key is not null`);
+      await tx.unsafe(`analyze ${s}.messages`);
+      await tx.unsafe('set local auto_explain.log_min_duration = 0');
       const [leased] = await claim(tx, 1);
       await tx.unsafe(
         `select * from ${s}.complete_delivery($1, $2, 'done', 0, null, true, array['msg_new'], array['${STEP}s'], array['step'],
@@ -69,8 +74,8 @@ describe('queue query plans', () => {
       );
     });
     expect(completePlans).toMatch(/Index Scan using messages_ready_idx/);
-    // freeing keys past their window: by key, or by finished_at (few rows are past the window)
-    expect(completePlans).toMatch(/Delete on messages m .*\n\s+->\s+Index Scan using messages_(idempotency_key|done)_idx/);
+    // freeing keys past their window: key by key
+    expect(completePlans).toMatch(/Delete on messages m [^]*?Index Scan using messages_idempotency_key_idx/);
     expect(completePlans).not.toMatch(/Seq Scan on messages/);
     expect(await explain(nextDueSql(s), [['workflow', 'step']])).toMatch(/Index Scan using messages_ready_idx/);
     expect(await explain(keyHolderSql(s), ['k5', 60_000])).toMatch(/Index Scan using messages_idempotency_key_idx/);
