@@ -91,10 +91,10 @@ begin
 end $$;
 
 -- Ends a delivery (finish_delivery), then enqueues what its handler sent (p_sent_*: one array
--- element per message; payloads as base64 text, so no driver needs to know bytea[], and base64
--- encodes far faster than the driver's hex), then claims up to p_claim_limit messages for the
--- worker's free slots, in due order (claim_deliveries): the handler's own follow-up is taken
--- only when nothing older waits. Returns the claimed messages with their runs' rows, then one
+-- element per message, all text[]: payloads as base64 and headers as JSON text, so no driver
+-- needs to know bytea[] or jsonb[], and base64 encodes far faster than the driver's hex), then
+-- claims up to p_claim_limit messages for the worker's free slots, in due order
+-- (claim_deliveries): the handler's own follow-up is taken only when nothing older waits. Returns the claimed messages with their runs' rows, then one
 -- row whose `finished` says how the delivery ended: 'lost' (lease lost: nothing written, the
 -- message is delivered again and its handler sends again), 'wake' (a message became claimable
 -- that no claim here took and no older waiting one announced: the caller notifies the workers
@@ -102,7 +102,7 @@ end $$;
 create function :WORLD_SCHEMA.complete_delivery(
   p_id text, p_fence bigint, p_outcome text, p_delay_ms bigint, p_error text, p_keep_done boolean,
   p_sent_ids text[], p_sent_queues text[], p_sent_kinds text[], p_sent_runs text[],
-  p_sent_payloads text[], p_sent_headers jsonb[], p_sent_keys text[], p_sent_delays bigint[],
+  p_sent_payloads text[], p_sent_headers text[], p_sent_keys text[], p_sent_delays bigint[],
   p_idempotency_window_ms bigint, p_claim_limit int, p_lease_ms bigint, p_kinds text[], p_owner text,
   p_max_events int)
 returns table (finished text, id text, queue_name text, kind text, run_id text, payload bytea,
@@ -128,7 +128,7 @@ begin
     end loop;
     -- a key still held, or an id already inserted by an earlier flush, is skipped
     insert into :WORLD_SCHEMA.messages (id, queue_name, kind, run_id, payload, headers, idempotency_key, run_at)
-    select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'base64'), s.headers, s.key,
+    select s.id, s.queue_name, s.kind, s.run_id, decode(s.payload, 'base64'), s.headers::jsonb, s.key,
            now() + s.delay_ms * interval '1 millisecond'
       from unnest(p_sent_ids, p_sent_queues, p_sent_kinds, p_sent_runs, p_sent_payloads, p_sent_headers,
                   p_sent_keys, p_sent_delays) as s(id, queue_name, kind, run_id, payload, headers, key, delay_ms)

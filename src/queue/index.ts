@@ -6,7 +6,6 @@ import { newMessageId } from '../ids.js';
 import type { WorldState } from '../world-state.js';
 import { enqueueMessage, prepareMessage } from './enqueue.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
-
 import { createRequestHandler } from './receive.js';
 import { createReconciler } from './reconcile.js';
 import { registerHandler } from './registry.js';
@@ -40,7 +39,8 @@ export function createQueue(state: WorldState): Queue & {
     const db = await state.getDb();
     const id = newMessageId();
     // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
-    const messageId = currentDeliveryScope()?.outbox.offer(db, id, prepared) ? id : await enqueueMessage(db, getWaker(db), id, prepared);
+    const held = currentDeliveryScope()?.outbox.offer(db, id, prepared) ?? false;
+    const messageId = held ? id : await enqueueMessage(db, getWaker(db), id, prepared);
     return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };
 

@@ -89,7 +89,7 @@ export async function completeDelivery(
         sent.map((s) => s.message.kind),
         sent.map((s) => s.message.runId),
         sent.map((s) => s.message.payload.toString('base64')),
-        sent.map((s) => s.message.headers),
+        sent.map((s) => (s.message.headers ? JSON.stringify(s.message.headers) : null)),
         sent.map((s) => s.message.idempotencyKey),
         sent.map((s) => s.message.delayMs),
         db.config.queueIdempotencyWindowMs,

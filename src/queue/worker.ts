@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../db/client.js';
-import { PRELOAD_MAX_EVENTS } from '../storage/append.js';
 import { subscribe, type Subscription } from '../db/listener.js';
 import { withRetry } from '../db/retry.js';
 import { describeError, log, type LogContext } from '../log.js';
+import { PRELOAD_MAX_EVENTS } from '../storage/append.js';
 import { claimMessages, nextDueMs, type ClaimedMessage } from './claim.js';
 import { deliverableKinds, deliver } from './delivery.js';
 import { enqueueMessage } from './enqueue.js';
@@ -202,7 +202,6 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   }
 
   /** Runs the delivery and records its result; true when recording it also claimed for the free slots. */
-
   async function run(d: Delivery): Promise<boolean> {
     const { message } = d;
     if (message.attempt > config.queueMaxAttempts) {

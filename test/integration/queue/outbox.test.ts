@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { PostgresWorld } from '../../../src/index.js';
+import { adminSql } from '../../helpers/db.js';
 import { messageRows, queueWorld, STEP, waitFor, WORKFLOW, type QueueTestWorld } from './helpers.js';
 
 /**
@@ -58,8 +59,9 @@ describe('delivery outbox', () => {
       const { runId } = message as Hop;
       deliveries.push(`workflow ${meta.attempt}`);
       // sent on every attempt, twice per attempt: the key keeps it to one message
-      await world.queue(`${STEP}s`, stepMessage(runId!, 1), { idempotencyKey: `${runId}/1` });
-      await world.queue(`${STEP}s`, stepMessage(runId!, 1), { idempotencyKey: `${runId}/1` });
+      const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+      await world.queue(`${STEP}s`, stepMessage(runId!, 1), { idempotencyKey: `${runId}/1`, headers });
+      await world.queue(`${STEP}s`, stepMessage(runId!, 1), { idempotencyKey: `${runId}/1`, headers });
       if (meta.attempt < 3) throw new Error(`attempt ${meta.attempt} fails`);
     });
     world.createQueueHandler(STEP, async () => {
@@ -71,6 +73,9 @@ describe('delivery outbox', () => {
     await waitFor(async () => (await messageRows(world.schema)).every((m) => m.state === 'done'), 'acks');
     expect(deliveries.filter((d) => d === 'step')).toEqual(['step']);
     expect(world.queueMetrics()).toMatchObject({ delivered: 2, retried: 2 });
+    // kept for its key, with the trace headers an HTTP delivery forwards
+    const [kept] = await adminSql().unsafe(`select headers from "${world.schema}".messages where idempotency_key = 'wrun_f/1'`);
+    expect(kept?.headers).toEqual({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
   });
 
   test('a keyed send after its key left the idempotency window is enqueued again', async () => {

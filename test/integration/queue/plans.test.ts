@@ -68,7 +68,7 @@ describe('queue query plans', () => {
       const [leased] = await claim(tx, 1);
       await tx.unsafe(
         `select * from ${s}.complete_delivery($1, $2, 'done', 0, null, true, array['msg_new'], array['${STEP}s'], array['step'],
-           array['wrun_p'], array['AA=='], array[null]::jsonb[], array['k_new'], array[0]::bigint[], 60000, 10, 30000,
+           array['wrun_p'], array['AA=='], array[null]::text[], array['k_new'], array[0]::bigint[], 60000, 10, 30000,
            array['workflow', 'step'], 'owner', 1000)`,
         [leased!.id, leased!.fence],
       );
