@@ -1,3 +1,4 @@
+import { pgArray } from './db/arrays.js';
 import type { Db } from './db/client.js';
 import { describeError, log } from './log.js';
 
@@ -26,7 +27,7 @@ export async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise
       // streams name their run without a foreign key (health checks write under fabricated ids)
       await tx`
         with gone as (
-          delete from ${tx(db.schema)}.streams where run_id = any(${rows.map((r) => r.run_id as string)}::text[])
+          delete from ${tx(db.schema)}.streams where run_id = any(${pgArray(rows.map((r) => r.run_id as string))}::text[])
           returning stream_name)
         delete from ${tx(db.schema)}.stream_chunks where stream_name in (select stream_name from gone)`;
       return rows.length;

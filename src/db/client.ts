@@ -34,6 +34,10 @@ export function connectionOptions(config: WorldConfig, max: number): postgres.Op
   return {
     max,
     prepare: config.prepare,
+    // No array-type lookup on each new connection: postgres.js 3.4.9 runs it unawaited, so a
+    // connection terminated during it surfaced as an unhandled rejection (seen in the
+    // terminate-every-connection test). Array parameters go as literals instead (arrays.ts).
+    fetch_types: false,
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},

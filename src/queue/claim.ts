@@ -1,5 +1,6 @@
 import type { QueueKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
+import { pgArray } from '../db/arrays.js';
 import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
 import type { LogRow, RunStartRows } from '../storage/append.js';
 
@@ -74,7 +75,7 @@ export async function claimMessages(db: Db, opts: ClaimOptions): Promise<Claimed
   const rows = await withinDeadline(
     db.sql.unsafe<ClaimedRow[]>(
       `select * from ${db.ident}.claim_deliveries($1, $2, $3, $4, $5)`,
-      [opts.limit, opts.leaseMs, opts.kinds, opts.owner, opts.maxEvents] as never[],
+      [opts.limit, opts.leaseMs, pgArray(opts.kinds), opts.owner, opts.maxEvents] as never[],
       { prepare: db.config.prepare },
     ),
     QUEUE_STATEMENT_DEADLINE_MS,
@@ -97,7 +98,7 @@ export const nextDueSql = (s: string) =>
 
 export async function nextDueMs(db: Db, kinds: QueueKind[]): Promise<number | undefined> {
   const [row] = await withinDeadline(
-    db.sql.unsafe<{ ms: number }[]>(nextDueSql(db.ident), [kinds] as never[], { prepare: db.config.prepare }),
+    db.sql.unsafe<{ ms: number }[]>(nextDueSql(db.ident), [pgArray(kinds)] as never[], { prepare: db.config.prepare }),
     QUEUE_STATEMENT_DEADLINE_MS,
     'finding the next due message',
   );

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { pgArray } from '../db/arrays.js';
 import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
 import { toClaimed, type ClaimedMessage, type ClaimedRow, type ClaimOptions } from './claim.js';
 import type { SentMessage } from './outbox.js';
@@ -46,7 +47,7 @@ export async function renewLeases(
        select r.id, (r.kind = 'workflow' and r.run_id is not null
                      and not exists (select 1 from runs where runs.message_id = r.id)) as run_lease_lost
          from renewed r`,
-      [leases.map((l) => l.id), leases.map((l) => l.fence), leaseMs] as never[],
+      [pgArray(leases.map((l) => l.id)), pgArray(leases.map((l) => l.fence)), leaseMs] as never[],
       { prepare: db.config.prepare },
     ),
     QUEUE_STATEMENT_DEADLINE_MS,
@@ -84,18 +85,18 @@ export async function completeDelivery(
         Math.max(0, Math.round(opts.delayMs ?? 0)),
         opts.error ?? null,
         db.config.queueIdempotencyWindowMs > 0,
-        sent.map((s) => s.id),
-        sent.map((s) => s.message.queueName),
-        sent.map((s) => s.message.kind),
-        sent.map((s) => s.message.runId),
-        sent.map((s) => s.message.payload.toString('base64')),
-        sent.map((s) => (s.message.headers ? JSON.stringify(s.message.headers) : null)),
-        sent.map((s) => s.message.idempotencyKey),
-        sent.map((s) => s.message.delayMs),
+        pgArray(sent.map((s) => s.id)),
+        pgArray(sent.map((s) => s.message.queueName)),
+        pgArray(sent.map((s) => s.message.kind)),
+        pgArray(sent.map((s) => s.message.runId)),
+        pgArray(sent.map((s) => s.message.payload.toString('base64'))),
+        pgArray(sent.map((s) => (s.message.headers ? JSON.stringify(s.message.headers) : null))),
+        pgArray(sent.map((s) => s.message.idempotencyKey)),
+        pgArray(sent.map((s) => s.message.delayMs)),
         db.config.queueIdempotencyWindowMs,
         claim.limit,
         claim.leaseMs,
-        claim.kinds,
+        pgArray(claim.kinds),
         claim.owner,
         claim.maxEvents,
       ] as never[],

@@ -4,6 +4,7 @@ import { worldErrors } from '../errors.js';
 import { newUlid } from '../ids.js';
 import { log } from '../log.js';
 import { notifyKey } from './hub.js';
+import { pgArray } from '../db/arrays.js';
 import { withRetry } from '../db/retry.js';
 
 /**
@@ -39,7 +40,7 @@ export async function appendChunks(
       const db = await getDb();
       const [row] = await db.sql.unsafe<{ outcome: string }[]>(
         `select ${db.ident}.append_stream_chunks($1, $2, $3, decode($4, 'base64'), $5, $6, $7, $8) as outcome`,
-        [name, runId, ids, data, lengths, close, channelName(db.schema, 'streams'), notifyKey(name)] as never[],
+        [name, runId, pgArray(ids), data, pgArray(lengths), close, channelName(db.schema, 'streams'), notifyKey(name)] as never[],
         { prepare: db.config.prepare },
       );
       return row?.outcome;
