@@ -1,27 +1,7 @@
--- 0001_storage (down): drops the storage tables and functions; destroys every run, step, hook, wait and event
-drop function :WORLD_SCHEMA.append_wait_event(text, text, text, bytea, int, timestamptz, bigint);
-drop function :WORLD_SCHEMA.wait_result(:WORLD_SCHEMA.event_outcome, text, text);
-drop function :WORLD_SCHEMA.append_hook_conflict(text, text, bytea, int);
-drop function :WORLD_SCHEMA.append_hook_event(text, text, text, bytea, int, text, boolean, bigint);
-drop function :WORLD_SCHEMA.hook_result(:WORLD_SCHEMA.event_outcome, text, text);
-drop function :WORLD_SCHEMA.append_step_event(text, text, text, bytea, int, text, timestamptz, bigint);
-drop function :WORLD_SCHEMA.step_result(:WORLD_SCHEMA.event_outcome, text, text);
-drop function :WORLD_SCHEMA.append_run_finished(text, text, bytea, int, text, bigint);
-drop function :WORLD_SCHEMA.append_run_started(text, int, boolean, text, text, bytea, bytea);
-drop function :WORLD_SCHEMA.append_run_created(text, text, text, int, bytea, bytea);
-drop function :WORLD_SCHEMA.run_result(:WORLD_SCHEMA.event_outcome, text);
-drop function :WORLD_SCHEMA.insert_run(text, text, text, int, bytea, bytea);
-drop function :WORLD_SCHEMA.is_terminal(text);
-drop function :WORLD_SCHEMA.is_stale(:WORLD_SCHEMA.runs, bigint);
-drop function :WORLD_SCHEMA.failure(text, text);
-drop function :WORLD_SCHEMA.append_event(text, text, text, bytea, int);
-drop function :WORLD_SCHEMA.lock_run(text);
+-- 0001_storage (down): reverse order of the up file; destroys every run, step, hook, wait and event
 drop type :WORLD_SCHEMA.event_outcome;
 drop table :WORLD_SCHEMA.waits;
 drop table :WORLD_SCHEMA.hooks;
 drop table :WORLD_SCHEMA.steps;
 drop table :WORLD_SCHEMA.events;
 drop table :WORLD_SCHEMA.runs;
-drop function :WORLD_SCHEMA.ulid_at(bigint);
-drop function :WORLD_SCHEMA.ms_to_ts(bigint);
-drop function :WORLD_SCHEMA.now_ms();

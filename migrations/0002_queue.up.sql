@@ -1,5 +1,7 @@
 -- 0002_queue: durable message queue with fenced leases, per-run workflow leases and dead letters
 --
+-- Tables and indexes; the statements that claim and complete deliveries are defined in
+-- migrations/definitions/queue.sql.
 -- A message is claimable while its state is 'pending' or 'leased' and run_at has passed. For a
 -- pending message run_at is its due time (delaySeconds, a timeoutSeconds reschedule, a retry
 -- backoff); for a leased one it is the lease expiry, which heartbeats push forward. So one index
@@ -26,16 +28,16 @@ create table :WORLD_SCHEMA.messages (
   updated_at      timestamptz not null default now(),
   finished_at     timestamptz               -- when it became 'done' or 'dead'
 );
--- claim.ts: claimMessages and nextDueMs walk this in due order
+-- claim_messages (migrations/definitions/queue.sql) and src/queue/claim.ts's next-due query walk this in due order
 create index messages_ready_idx on :WORLD_SCHEMA.messages (run_at, id) where state in ('pending', 'leased');
--- enqueue.ts: one live message per key (a 'done' one too, until the idempotency window has passed)
+-- src/queue/enqueue.ts: one live message per key (a 'done' one too, until the idempotency window has passed)
 create unique index messages_idempotency_key_idx on :WORLD_SCHEMA.messages (idempotency_key)
   where idempotency_key is not null and state <> 'dead';
--- reconcile.ts (runs with a live message) and finish_delivery (the run's next workflow message)
+-- src/queue/recovery.ts (runs with a live message) and finish_delivery (the run's next workflow message)
 create index messages_run_id_idx on :WORLD_SCHEMA.messages (run_id, kind) where state in ('pending', 'leased');
--- reconcile.ts: sweep of 'done' rows past the idempotency window
+-- src/queue/recovery.ts: sweep of 'done' rows past the idempotency window
 create index messages_done_idx on :WORLD_SCHEMA.messages (finished_at) where state = 'done';
--- dlq.ts: list and retry dead letters
+-- src/queue/dead-letters.ts: list and retry dead letters
 create index messages_dead_idx on :WORLD_SCHEMA.messages (finished_at, id) where state = 'dead';
 
 -- At most one workflow delivery per run in flight, across all processes. A claim inserts the
@@ -48,55 +50,10 @@ create table :WORLD_SCHEMA.run_leases (
   expires_at timestamptz not null
 );
 
--- reconcile.ts: a run is re-driven once per state of its event log (last_event_ms), so a run
+-- src/queue/recovery.ts: a run is re-driven once per state of its event log (last_event_ms), so a run
 -- that only waits for a hook is replayed once, not at every sweep.
 create table :WORLD_SCHEMA.run_redrives (
   run_id        text primary key references :WORLD_SCHEMA.runs (run_id) on delete cascade,
   last_event_ms bigint not null,
   redriven_at   timestamptz not null default now()
 );
-
--- Ends one delivery, fenced on (id, fence): 'done' (deleted, or kept as 'done' while its
--- idempotency key must keep answering), 'retry' and 'reschedule' (pending again after p_delay_ms;
--- a reschedule is not a failure and restarts the attempt count), 'release' (handed back unfinished
--- at shutdown, the attempt not counted), 'dead'. Frees the run lease of a workflow message.
--- Returns 'lost' when the lease was lost (nothing changed), 'wake' when a message became
--- claimable (the caller notifies the workers after commit, see src/queue/wake.ts), else 'ok'.
-create function :WORLD_SCHEMA.finish_delivery(
-  p_id text, p_fence bigint, p_outcome text, p_delay_ms bigint, p_error text, p_keep_done boolean)
-returns text language plpgsql as $$
-declare
-  m :WORLD_SCHEMA.messages;
-  v_wake boolean := p_outcome in ('retry', 'reschedule', 'release');
-begin
-  select * into m from :WORLD_SCHEMA.messages
-   where id = p_id and fence = p_fence and state = 'leased' for update;
-  if not found then
-    return 'lost';
-  end if;
-  if p_outcome = 'done' and not (p_keep_done and m.idempotency_key is not null) then
-    delete from :WORLD_SCHEMA.messages where id = p_id;
-  elsif p_outcome in ('done', 'dead') then
-    update :WORLD_SCHEMA.messages
-       set state = p_outcome, finished_at = now(), updated_at = now(), lease_owner = null,
-           last_error = coalesce(p_error, last_error)
-     where id = p_id;
-  elsif p_outcome in ('retry', 'reschedule', 'release') then
-    update :WORLD_SCHEMA.messages
-       set state = 'pending', run_at = now() + p_delay_ms * interval '1 millisecond',
-           attempt = case p_outcome when 'reschedule' then 0 when 'release' then attempt - 1 else attempt end,
-           last_error = case when p_outcome = 'retry' then p_error else last_error end,
-           lease_owner = null, updated_at = now()
-     where id = p_id;
-  else
-    raise exception 'finish_delivery: unknown outcome %', p_outcome using errcode = '22023';
-  end if;
-  if m.kind = 'workflow' and m.run_id is not null then
-    delete from :WORLD_SCHEMA.run_leases where run_id = m.run_id and message_id = p_id;
-    -- a workflow message of this run that waited for the lease can go now
-    v_wake := v_wake or (found and exists (
-      select 1 from :WORLD_SCHEMA.messages
-       where run_id = m.run_id and kind = 'workflow' and state = 'pending' and run_at <= now()));
-  end if;
-  return case when v_wake then 'wake' else 'ok' end;
-end $$;

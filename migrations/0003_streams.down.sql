@@ -1,5 +1,4 @@
 -- 0003_streams (down): reverse order of the up file; destroys every stream and its chunks
-drop function :WORLD_SCHEMA.append_stream_chunks(text, text, text[], bytea, int[], boolean, text, text);
 drop index :WORLD_SCHEMA.stream_chunks_stream_name_idx_idx;
 drop table :WORLD_SCHEMA.stream_chunks;
 drop index :WORLD_SCHEMA.streams_health_check_idx;

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { WorldPgConfigError } from './errors.js';
+import { formatIssues } from './validation.js';
 
 /**
  * Configuration: per field, explicit option > environment variable > default.
@@ -89,14 +90,10 @@ export function resolveConfig(options: WorldOptions = {}, env: NodeJS.ProcessEnv
 
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
-    // Paths and rules only: a URL carries a password.
-    const detail = parsed.error.issues
-      .map((i) => {
-        const key = String(i.path[0] ?? '');
-        const envName = ENV[key as keyof typeof ENV];
-        return `${key}${envName ? ` (${envName})` : ''}: ${i.message}`;
-      })
-      .join('; ');
+    const detail = formatIssues(parsed.error, ([key = '']) => {
+      const envName = ENV[String(key) as keyof typeof ENV];
+      return `${String(key)}${envName ? ` (${envName})` : ''}`;
+    });
     throw new WorldPgConfigError('CONFIG_INVALID', `invalid configuration: ${detail}`);
   }
   return { ...parsed.data, connectionString: parsed.data.connectionString, sql: options.sql };
@@ -109,21 +106,5 @@ export function requireConnection(config: WorldConfig): void {
       'CONFIG_MISSING',
       'no database configured: set WORKFLOW_POSTGRES_URL (or DATABASE_URL), or pass `connectionString` or `sql` to createWorld()',
     );
-  }
-}
-
-/** Quotes any schema name as a SQL identifier. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** A connection string with its password removed, for log lines. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://<unparseable>';
   }
 }

@@ -2,13 +2,13 @@ import type { World } from '@workflow/world';
 import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
 import type { QueueMetrics } from './queue/metrics.js';
-import { withRetry } from './db/retry.js';
+import { withRetry } from './db/transient-retry.js';
 import { WorldPgError } from './errors.js';
 import { createQueue } from './queue/index.js';
 import { startRetention } from './retention.js';
 import { createStorage } from './storage/index.js';
 import { createStreamer } from './streamer/index.js';
-import { createWorldState } from './world-state.js';
+import { createWorldState } from './shared/world-state.js';
 
 export type { WorldConfig, WorldOptions } from './config.js';
 export type { QueueMetrics } from './queue/metrics.js';

@@ -3,7 +3,7 @@ import type { Db } from './db/client.js';
 import { describeError, log } from './log.js';
 
 /**
- * Opt-in retention (CONTRACT §8: the runtime deletes nothing). Finished runs older than
+ * Opt-in retention (docs/world-contract.md §8: the runtime deletes nothing). Finished runs older than
  * `retentionDays` are deleted in batches; their events, steps, hooks and waits go with them
  * (foreign keys cascade), and so do their streams. Runs that are pending or running are never
  * touched.

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import postgres from 'postgres';
-import { resolveConfig } from '../config.js';
-import { connectionOptions } from '../db/client.js';
-import { countDead, listDead, retryAllDead, retryDead } from '../queue/dlq.js';
+import { countDead, listDead, retryAllDead, retryDead } from '../queue/dead-letters.js';
+import { withConnection } from './connect.js';
 
 /**
  * `workflow-world-postgres dlq list [--limit N] [--json] | retry <id> | retry --all`
@@ -35,20 +33,14 @@ export async function runDlq(argv: string[]): Promise<number> {
     console.error(DLQ_USAGE);
     return 2;
   }
-  const config = resolveConfig({ connectionString: values.url, schema: values.schema, migrate: 'off' });
-  if (!config.connectionString) {
-    console.error('no database: pass --url or set WORKFLOW_POSTGRES_URL (or DATABASE_URL)');
-    return 2;
-  }
-  const sql = postgres(config.connectionString, connectionOptions(config, 1));
-  try {
+  return withConnection(values, async (sql, schema) => {
     if (sub === 'list') {
-      const [dead, total] = await Promise.all([listDead(sql, config.schema, { limit }), countDead(sql, config.schema)]);
+      const [dead, total] = await Promise.all([listDead(sql, schema, { limit }), countDead(sql, schema)]);
       if (values.json) {
         console.log(JSON.stringify({ total, messages: dead }, null, 2));
         return 0;
       }
-      console.log(`schema "${config.schema}": ${total} dead-lettered message(s)${total > dead.length ? `, newest ${dead.length} shown` : ''}`);
+      console.log(`schema "${schema}": ${total} dead-lettered message(s)${total > dead.length ? `, newest ${dead.length} shown` : ''}`);
       for (const m of dead) {
         console.log(`  ${m.id}  ${m.finishedAt.toISOString()}  attempt ${m.attempt}  ${m.queueName}${m.runId ? `  run ${m.runId}` : ''}`);
         if (m.lastError) console.log(`      ${m.lastError.split('\n')[0]}`);
@@ -56,7 +48,7 @@ export async function runDlq(argv: string[]): Promise<number> {
       return 0;
     }
     if (id !== undefined) {
-      const result = await retryDead(sql, config.schema, id);
+      const result = await retryDead(sql, schema, id);
       const text = {
         retried: `${id}: pending again, due now`,
         not_found: `${id}: no dead-lettered message with this id`,
@@ -65,13 +57,11 @@ export async function runDlq(argv: string[]): Promise<number> {
       console.log(text);
       return result === 'retried' ? 0 : 1;
     }
-    const counts = await retryAllDead(sql, config.schema);
+    const counts = await retryAllDead(sql, schema);
     console.log(
-      `schema "${config.schema}": ${counts.retried} retried` +
+      `schema "${schema}": ${counts.retried} retried` +
         (counts.superseded ? `, ${counts.superseded} superseded by a live message with the same idempotency key` : ''),
     );
     return 0;
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
+  });
 }

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import postgres from 'postgres';
-import { connectionOptions } from '../db/client.js';
-import { resolveConfig } from '../config.js';
-import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
+import { definitionStatus, migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { WorldPgError } from '../errors.js';
+import { withConnection } from './connect.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
 
 /**
  * `workflow-world-postgres <command>`. Exit codes: 0 ok, 1 failure, 2 usage.
  *   migrate up [--to N] | down [--to N] | status      [--url URL] [--schema NAME]
+ *     (up and down also bring the functions of migrations/definitions/ in line with the version)
  *   dlq list [--limit N] [--json] | retry <id> | retry --all
  */
 const USAGE = `usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]\n       ${DLQ_USAGE.replace('usage: ', '')}`;
@@ -26,36 +25,32 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const config = resolveConfig({ connectionString: values.url, schema: values.schema, migrate: 'off' });
-  if (!config.connectionString) {
-    console.error('no database: pass --url or set WORKFLOW_POSTGRES_URL (or DATABASE_URL)');
-    return 2;
-  }
   const to = values.to === undefined ? undefined : Number(values.to);
   if (to !== undefined && (!Number.isInteger(to) || to < 0)) {
     console.error('--to expects a migration number');
     return 2;
   }
-  const sql = postgres(config.connectionString, connectionOptions(config, 1));
-  try {
+  return withConnection(values, async (sql, schema) => {
     if (sub === 'status') {
-      const states = await migrationStatus(sql, config.schema);
-      console.log(`schema "${config.schema}"`);
+      const states = await migrationStatus(sql, schema);
+      console.log(`schema "${schema}"`);
       for (const s of states) {
         const mark = s.changed ? 'CHANGED' : s.applied ? 'applied' : 'pending';
         const at = s.appliedAt ? `  ${s.appliedAt.toISOString()}` : '';
         console.log(`  ${String(s.version).padStart(4, '0')}_${s.name}  ${mark}${at}`);
       }
+      for (const d of await definitionStatus(sql, schema)) {
+        const needs = String(d.requiredVersion).padStart(4, '0');
+        console.log(`  definitions/${d.name}  ${d.current ? 'current' : `pending (applied by migrate up once ${needs} is)`}`);
+      }
       return states.some((s) => s.changed) ? 1 : 0;
     }
-    const files = sub === 'up' ? await migrateUp(sql, config.schema, { to }) : await migrateDown(sql, config.schema, { to });
+    const files = sub === 'up' ? await migrateUp(sql, schema, { to }) : await migrateDown(sql, schema, { to });
     const verb = sub === 'up' ? 'applied' : 'reverted';
-    if (files.length === 0) console.log(`schema "${config.schema}": nothing to do`);
-    for (const f of files) console.log(`schema "${config.schema}": ${verb} ${String(f.version).padStart(4, '0')}_${f.name}`);
+    if (files.length === 0) console.log(`schema "${schema}": nothing to do`);
+    for (const f of files) console.log(`schema "${schema}": ${verb} ${String(f.version).padStart(4, '0')}_${f.name}`);
     return 0;
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
+  });
 }
 
 main(process.argv.slice(2)).then(

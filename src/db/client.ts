@@ -1,10 +1,11 @@
 import postgres, { type Sql } from 'postgres';
-import { quoteIdent, requireConnection, type WorldConfig } from '../config.js';
+import { requireConnection, type WorldConfig } from '../config.js';
+import { quoteIdent } from './ident.js';
 import { migrateUp, verifyMigrations } from './migrate.js';
 
 /**
  * Connection pools, shared per process. The runtime builds several World instances in one
- * process (CONTRACT §1.3); instances with the same settings share one pool by reference count,
+ * process (docs/world-contract.md §1.3); instances with the same settings share one pool by reference count,
  * so a process holds one query pool however many instances it builds.
  */
 export interface Db {

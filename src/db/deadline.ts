@@ -14,6 +14,9 @@ export const DEADLINE_CODE = 'QUERY_DEADLINE';
 /** Longer than any healthy queue statement on a loaded machine, short next to a lease. */
 export const QUEUE_STATEMENT_DEADLINE_MS = 15_000;
 
+/** The deadline of a queue statement, for `query` / `callFunction` (statement.ts). */
+export const queueDeadline = (what: string) => ({ ms: QUEUE_STATEMENT_DEADLINE_MS, what });
+
 interface Cancellable<T> extends PromiseLike<T> {
   cancel(): unknown;
 }

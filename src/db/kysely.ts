@@ -6,35 +6,15 @@ import {
   PostgresQueryCompiler,
   type Compilable,
 } from 'kysely';
-import type { Sql } from 'postgres';
+import type { Db } from './client.js';
+import { query } from './statement.js';
+import type { Database } from './tables.js';
 
 /**
- * Kysely compiles composed queries (optional filters, keyset pagination, either sort order);
- * postgres.js executes them, so the package has one pool and one transaction API.
- * Table interfaces mirror migrations/.
+ * Kysely compiles composed queries (optional filters, keyset pagination, either sort order),
+ * typed by tables.ts; postgres.js executes them, so the package has one pool and one
+ * transaction API.
  */
-export interface Database {
-  runs: {
-    run_id: string;
-    status: string;
-    workflow_name: string;
-    input_event: string | null;
-    result_event: string | null;
-  };
-  events: {
-    id: string;
-    run_id: string;
-    event_id: string;
-    event_type: string;
-    correlation_id: string | null;
-    data: Uint8Array | null;
-    spec_version: number | null;
-    created_at: Date;
-  };
-  steps: { run_id: string; step_id: string; status: string; input_event: string; result_event: string | null };
-  hooks: { run_id: string; hook_id: string; input_event: string };
-}
-
 export const qb = new Kysely<Database>({
   dialect: {
     createAdapter: () => new PostgresAdapter(),
@@ -44,7 +24,8 @@ export const qb = new Kysely<Database>({
   },
 });
 
-export async function run<R>(sql: Sql, query: Compilable<unknown>): Promise<R[]> {
-  const { sql: text, parameters } = query.compile();
-  return (await sql.unsafe(text, parameters as never[], { prepare: true })) as unknown as R[];
+/** Executes a compiled query on the World's pool, sent as statement.ts sends every statement. */
+export function run<R>(db: Db, compilable: Compilable<unknown>): Promise<R[]> {
+  const { sql: text, parameters } = compilable.compile();
+  return query<R>(db, text, parameters);
 }

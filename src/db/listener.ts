@@ -3,9 +3,10 @@ import postgres, { type Sql } from 'postgres';
 import type { WorldConfig } from '../config.js';
 import { describeError, log } from '../log.js';
 import { connectionOptions } from './client.js';
+import { quoteIdent } from './ident.js';
 
 /**
- * One dedicated LISTEN connection per process and database (CONTRACT §8), shared by every
+ * One dedicated LISTEN connection per process and database (docs/world-contract.md §8), shared by every
  * World instance, queue worker and stream reader of the process through an in-memory
  * dispatcher. NOTIFY is only a hint: payloads carry ids, and every subscriber gets `onResync`
  * after each (re)connect so it can re-query what it may have missed while the connection was
@@ -65,7 +66,7 @@ class Listener {
         if (current && current.size === 0) {
           this.channels.delete(channel);
           if (this.listening.delete(channel) && this.connected) {
-            this.sql?.unsafe(`unlisten ${quoted(channel)}`).catch(() => {});
+            this.sql?.unsafe(`unlisten ${quoteIdent(channel)}`).catch(() => {});
           }
         }
         if (this.channels.size === 0) this.onEmpty();
@@ -103,7 +104,7 @@ class Listener {
     if (wanted.length === 0) return;
     wanted.forEach((c) => this.listening.add(c));
     try {
-      await this.connection().unsafe(wanted.map((c) => `listen ${quoted(c)}`).join('; '));
+      await this.connection().unsafe(wanted.map((c) => `listen ${quoteIdent(c)}`).join('; '));
       const wasDown = !this.connected;
       this.connected = true;
       this.backoffMs = 100;
@@ -146,10 +147,6 @@ class Listener {
     this.sql = undefined;
     await sql?.end({ timeout: 2 }).catch(() => {});
   }
-}
-
-function quoted(channel: string): string {
-  return `"${channel.replace(/"/g, '""')}"`;
 }
 
 const listeners = new Map<string, Listener>();

@@ -1,13 +1,24 @@
+import { createHash } from 'node:crypto';
 import type { Sql, TransactionSql } from 'postgres';
-import { quoteIdent } from '../config.js';
+import { SPEC_VERSION_CURRENT, SPEC_VERSION_LEGACY } from '@workflow/world';
 import { WorldPgMigrationError } from '../errors.js';
-import { MIGRATIONS, type MigrationFile } from './migrations.gen.js';
+import { quoteIdent } from './ident.js';
+import { DEFINITION_FILES, MIGRATION_FILES, type DefinitionFile, type MigrationFile } from './sql-files.gen.js';
 
 /**
- * Versioned migrations from migrations/NNNN_name.{up,down}.sql. Every run takes a transaction
- * advisory lock keyed on the schema, so concurrent starters apply each file exactly once, and
- * does all of its work in that one transaction: a failure leaves the schema as it was.
+ * The schema, in two kinds of SQL files (scripts/build-sql.mjs inlines both):
+ * - versioned migrations (migrations/NNNN_name.{up,down}.sql) create tables, indexes and types;
+ *   each is applied once, and an applied file that changed is refused;
+ * - definitions (migrations/definitions/name.sql) hold the current text of every function, one
+ *   home per function. Whenever their checksums differ from what the schema holds, the functions
+ *   they created are dropped and every definition whose `requires` migration is applied is run
+ *   again (Flyway's repeatable migrations).
+ * Every run takes a transaction advisory lock keyed on the schema, so concurrent starters apply
+ * each file exactly once, and does all of its work in that one transaction: a failure leaves the
+ * schema as it was.
  */
+export type { MigrationFile } from './sql-files.gen.js';
+
 export interface MigrationState {
   version: number;
   name: string;
@@ -17,11 +28,44 @@ export interface MigrationState {
   changed: boolean;
 }
 
+export interface DefinitionState {
+  name: string;
+  /** The versioned migration the file needs; it is not applied below that version. */
+  requiredVersion: number;
+  /** Applied with its current text. */
+  current: boolean;
+}
+
+interface Versioned extends MigrationFile {
+  /** sha256 of the up file. */
+  checksum: string;
+}
+
+interface Definition extends DefinitionFile {
+  /** sha256 of the text with its spec-version placeholders rendered. */
+  checksum: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The spec versions this World serves, written into the definitions (see common.sql). */
+function renderConstants(text: string): string {
+  return text
+    .replace(/:SPEC_VERSION_LEGACY\b/g, String(SPEC_VERSION_LEGACY))
+    .replace(/:SPEC_VERSION_CURRENT\b/g, String(SPEC_VERSION_CURRENT));
+}
+
+const MIGRATIONS: readonly Versioned[] = MIGRATION_FILES.map((f) => ({ ...f, checksum: sha256(f.up) }));
+const DEFINITIONS: readonly Definition[] = [...DEFINITION_FILES]
+  .sort((a, b) => a.requiredVersion - b.requiredVersion || a.name.localeCompare(b.name))
+  .map((f) => ({ ...f, text: renderConstants(f.text), checksum: sha256(renderConstants(f.text)) }));
+
 export const LATEST_VERSION = MIGRATIONS.length;
 
+/** SQL text of a migration or definition for `schema`. */
 export function renderMigration(text: string, schema: string): string {
   const ident = quoteIdent(schema);
-  return text.replace(/:WORLD_SCHEMA\b/g, () => ident);
+  return renderConstants(text).replace(/:WORLD_SCHEMA\b/g, () => ident);
 }
 
 async function lockAndPrepare(tx: TransactionSql, schema: string) {
@@ -43,18 +87,29 @@ async function readApplied(sql: Sql | TransactionSql, schema: string) {
   return new Map(rows.map((r) => [r.version, r]));
 }
 
+/** The definitions ledger: what each applied file created, and with which text. */
+async function readDefinitions(sql: Sql | TransactionSql, schema: string) {
+  const [table] = await sql<{ exists: boolean }[]>`
+    select to_regclass(${quoteIdent(schema) + '.schema_definitions'}) is not null as exists`;
+  if (!table?.exists) return new Map<string, { checksum: string; functions: string }>();
+  const rows = await sql.unsafe<{ name: string; checksum: string; functions: string }[]>(
+    `select name, checksum, functions from ${quoteIdent(schema)}.schema_definitions`,
+  );
+  return new Map(rows.map((r) => [r.name, r]));
+}
+
 function assertUnchanged(applied: Awaited<ReturnType<typeof readApplied>>, schema: string): void {
   for (const file of MIGRATIONS) {
     const row = applied.get(file.version);
     if (row && row.checksum !== file.checksum) {
       throw new WorldPgMigrationError(
         'MIGRATION_CHANGED',
-        `migration ${pad(file.version)}_${file.name} in schema "${schema}" was changed after it was applied; ` +
+        `migration ${label(file)} in schema "${schema}" was changed after it was applied; ` +
           'released migrations must never be edited (restore the file or add a new migration)',
       );
     }
   }
-  const newest = Math.max(0, ...applied.keys());
+  const newest = newestOf(applied);
   if (newest > LATEST_VERSION) {
     throw new WorldPgMigrationError(
       'MIGRATION_FAILED',
@@ -63,7 +118,74 @@ function assertUnchanged(applied: Awaited<ReturnType<typeof readApplied>>, schem
   }
 }
 
-/** Applies pending migrations up to `to` (default: all). Returns the files applied. */
+const newestOf = (applied: Map<number, unknown>) => Math.max(0, ...applied.keys());
+const wantedAt = (version: number) => DEFINITIONS.filter((d) => d.requiredVersion <= version);
+
+/** The schema's functions, as `schema.name(arguments)` text that DROP FUNCTION accepts, by oid. */
+async function functionsOf(tx: TransactionSql, schema: string): Promise<Map<string, string>> {
+  const rows = await tx<{ oid: string; signature: string }[]>`
+    select p.oid::int8::text as oid,
+           format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = ${schema} and p.prokind = 'f'`;
+  return new Map(rows.map((r) => [r.oid, r.signature]));
+}
+
+/** Drops the functions that the ledger says definitions created (never an app's own functions). */
+async function dropDefinitions(tx: TransactionSql, schema: string): Promise<void> {
+  const ledger = await readDefinitions(tx, schema);
+  for (const { functions } of ledger.values()) {
+    for (const signature of functions.split('\n').filter(Boolean)) await tx.unsafe(`drop function if exists ${signature}`);
+  }
+  if (ledger.size > 0) await tx.unsafe(`delete from ${quoteIdent(schema)}.schema_definitions`);
+}
+
+/**
+ * Brings the functions in line with the definitions wanted at `version`: nothing when the ledger
+ * matches them, else drop and re-create them all (a changed signature or a removed function
+ * cannot be expressed by `create or replace`). Returns the names of the files applied.
+ */
+async function syncDefinitions(tx: TransactionSql, schema: string, version: number): Promise<string[]> {
+  const wanted = wantedAt(version);
+  const ident = quoteIdent(schema);
+  if (wanted.length === 0) {
+    // nothing of the World is left but the migrations ledger
+    await dropDefinitions(tx, schema);
+    await tx.unsafe(`drop table if exists ${ident}.schema_definitions`);
+    return [];
+  }
+  const ledger = await readDefinitions(tx, schema);
+  const current = ledger.size === wanted.length && wanted.every((d) => ledger.get(d.name)?.checksum === d.checksum);
+  if (current) return [];
+  await dropDefinitions(tx, schema);
+  await tx.unsafe(
+    `create table if not exists ${ident}.schema_definitions (
+       name text primary key, checksum text not null,
+       functions text not null,  -- one DROP FUNCTION signature per line
+       applied_at timestamptz not null default now())`,
+  );
+  for (const file of wanted) {
+    const before = await functionsOf(tx, schema);
+    try {
+      await tx.unsafe(renderMigration(file.text, schema));
+    } catch (cause) {
+      throw new WorldPgMigrationError(
+        'MIGRATION_FAILED',
+        `definitions/${file.name}.sql failed in schema "${schema}": ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    const created = [...(await functionsOf(tx, schema))].filter(([oid]) => !before.has(oid)).map(([, s]) => s);
+    await tx.unsafe(`insert into ${ident}.schema_definitions (name, checksum, functions) values ($1, $2, $3)`, [
+      file.name,
+      file.checksum,
+      created.join('\n'),
+    ]);
+  }
+  return wanted.map((d) => d.name);
+}
+
+/** Applies pending migrations up to `to` (default: all), then the definitions. Returns the migrations applied. */
 export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } = {}): Promise<MigrationFile[]> {
   const target = opts.to ?? LATEST_VERSION;
   return sql.begin(async (tx) => {
@@ -76,7 +198,7 @@ export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } 
       } catch (cause) {
         throw new WorldPgMigrationError(
           'MIGRATION_FAILED',
-          `migration ${pad(file.version)}_${file.name} failed in schema "${schema}": ${(cause as Error).message}`,
+          `migration ${label(file)} failed in schema "${schema}": ${(cause as Error).message}`,
           { cause },
         );
       }
@@ -84,24 +206,32 @@ export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } 
         `insert into ${quoteIdent(schema)}.schema_migrations (version, name, checksum) values ($1, $2, $3)`,
         [file.version, file.name, file.checksum],
       );
+      applied.set(file.version, { version: file.version, name: file.name, checksum: file.checksum, applied_at: new Date() });
     }
-    return pending;
+    await syncDefinitions(tx, schema, newestOf(applied));
+    return pending.map(publicFile);
   }) as Promise<MigrationFile[]>;
 }
 
-/** Reverts applied migrations newer than `to` (default: only the latest), newest first. */
+/**
+ * Reverts applied migrations newer than `to` (default: only the latest), newest first, and
+ * leaves the definitions that version needs. Returns the migrations reverted.
+ */
 export async function migrateDown(sql: Sql, schema: string, opts: { to?: number } = {}): Promise<MigrationFile[]> {
   return sql.begin(async (tx) => {
     const applied = await lockAndPrepare(tx, schema);
     assertUnchanged(applied, schema);
-    const newest = Math.max(0, ...applied.keys());
-    const target = opts.to ?? Math.max(0, newest - 1);
+    const target = opts.to ?? Math.max(0, newestOf(applied) - 1);
     const reverting = MIGRATIONS.filter((m) => m.version > target && applied.has(m.version)).reverse();
+    if (reverting.length === 0) return [];
+    await dropDefinitions(tx, schema); // they may use what the down files drop
     for (const file of reverting) {
       await tx.unsafe(renderMigration(file.down, schema));
       await tx.unsafe(`delete from ${quoteIdent(schema)}.schema_migrations where version = $1`, [file.version]);
+      applied.delete(file.version);
     }
-    return reverting;
+    await syncDefinitions(tx, schema, newestOf(applied));
+    return reverting.map(publicFile);
   }) as Promise<MigrationFile[]>;
 }
 
@@ -122,7 +252,17 @@ export async function migrationStatus(sql: Sql, schema: string): Promise<Migrati
   });
 }
 
-/** For `migrate: 'verify'`: throws unless every migration is applied unchanged. */
+/** Every definition file and whether the schema holds its current text; reads only. */
+export async function definitionStatus(sql: Sql, schema: string): Promise<DefinitionState[]> {
+  const ledger = await readDefinitions(sql, schema);
+  return DEFINITIONS.map((d) => ({
+    name: d.name,
+    requiredVersion: d.requiredVersion,
+    current: ledger.get(d.name)?.checksum === d.checksum,
+  }));
+}
+
+/** For `migrate: 'verify'`: throws unless every migration and definition is applied unchanged. */
 export async function verifyMigrations(sql: Sql, schema: string): Promise<void> {
   const states = await migrationStatus(sql, schema);
   const changed = states.filter((s) => s.changed);
@@ -132,15 +272,18 @@ export async function verifyMigrations(sql: Sql, schema: string): Promise<void> 
       `schema "${schema}": applied migrations differ from this package's files: ${changed.map(label).join(', ')}`,
     );
   }
-  const pending = states.filter((s) => !s.applied);
+  const pending = [
+    ...states.filter((s) => !s.applied).map(label),
+    ...(await definitionStatus(sql, schema)).filter((d) => !d.current).map((d) => `definitions/${d.name}`),
+  ];
   if (pending.length) {
     throw new WorldPgMigrationError(
       'MIGRATION_PENDING',
-      `schema "${schema}" has ${pending.length} pending migration(s) (${pending.map(label).join(', ')}) and migrate is 'verify'; ` +
+      `schema "${schema}" has ${pending.length} pending migration(s) (${pending.join(', ')}) and migrate is 'verify'; ` +
         'run `npx workflow-world-postgres migrate up` or set WORKFLOW_POSTGRES_MIGRATE=auto',
     );
   }
 }
 
-const pad = (v: number) => String(v).padStart(4, '0');
-const label = (s: { version: number; name: string }) => `${pad(s.version)}_${s.name}`;
+const publicFile = ({ version, name, up, down }: Versioned): MigrationFile => ({ version, name, up, down });
+const label = (s: { version: number; name: string }) => `${String(s.version).padStart(4, '0')}_${s.name}`;

@@ -1,8 +1,15 @@
 import type { QueueKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
 import { pgArray } from '../db/arrays.js';
-import { QUEUE_STATEMENT_DEADLINE_MS, withinDeadline } from '../db/deadline.js';
-import type { LogRow, RunStartRows } from '../storage/append.js';
+import { queueDeadline } from '../db/deadline.js';
+import { callFunction, query } from '../db/statement.js';
+import { toRunStart, type RunStart, type RunStartRow } from '../shared/run-start.js';
+
+/**
+ * Claiming: leasing due messages to this worker (claim_messages and claim_deliveries in
+ * migrations/definitions/queue.sql). A finishing delivery claims through complete_delivery
+ * instead (complete.ts); this serves wake-ups and polls.
+ */
 
 /** A message leased to this worker; `fence` must accompany every later write of the delivery. */
 export interface ClaimedMessage {
@@ -15,45 +22,48 @@ export interface ClaimedMessage {
   attempt: number;
   fence: string;
   /** A workflow message of a running run: run_started's answer, read by the claim. */
-  runStart?: RunStartRows;
+  runStart?: RunStart;
 }
 
 /**
- * A row of claim_deliveries (and complete_delivery): a claimed message (`id` set), or one of the
- * run_started rows that follow a claimed workflow message (`id` null).
+ * A row of claim_deliveries (and of complete_delivery, which returns the same rows): a claimed
+ * message (row_kind 'message'), or one of its run's rows ('run', 'event') that follow it.
  */
-export type ClaimedRow = LogRow & {
+export type ClaimRow = Omit<RunStartRow, 'row_kind'> & {
+  row_kind: 'message' | RunStartRow['row_kind'];
   id: string | null;
-  queue_name: string;
-  kind: QueueKind;
-  run_id: string;
-  payload: Uint8Array;
+  queue_name: string | null;
+  kind: QueueKind | null;
+  run_id: string | null;
+  payload: Uint8Array | null;
   headers: Record<string, string> | null;
-  attempt: number;
-  fence: string;
+  attempt: number | null;
+  fence: string | null;
 };
 
 /** The claimed messages of claim_deliveries' rows, each with its run's rows. */
-export function toClaimed(rows: ClaimedRow[]): ClaimedMessage[] {
+export function toClaimed(rows: readonly ClaimRow[]): ClaimedMessage[] {
   const messages: ClaimedMessage[] = [];
-  for (const r of rows) {
-    if (r.id !== null) {
+  const runRows = new Map<ClaimedMessage, RunStartRow[]>();
+  for (const row of rows) {
+    if (row.row_kind === 'message') {
       messages.push({
-        id: r.id,
-        queueName: r.queue_name,
-        kind: r.kind,
-        runId: r.run_id,
-        payload: r.payload,
-        headers: r.headers,
-        attempt: r.attempt,
-        fence: String(r.fence),
+        id: row.id as string,
+        queueName: row.queue_name as string,
+        kind: row.kind as QueueKind,
+        runId: row.run_id,
+        payload: row.payload as Uint8Array,
+        headers: row.headers,
+        attempt: row.attempt as number,
+        fence: String(row.fence),
       });
     } else {
-      const m = messages[messages.length - 1]!;
-      if (m.runStart) m.runStart.push(r);
-      else m.runStart = [r];
+      const owner = messages.at(-1);
+      if (!owner) throw new Error('[workflow-world-postgres] claim returned run rows before their message');
+      runRows.set(owner, [...(runRows.get(owner) ?? []), row as RunStartRow]);
     }
   }
+  for (const [message, runStart] of runRows) message.runStart = toRunStart(runStart);
   return messages;
 }
 
@@ -66,20 +76,21 @@ export interface ClaimOptions {
   maxEvents: number;
 }
 
-/**
- * Leases up to `limit` due messages, oldest due first, with their runs' workflow leases: see
- * claim_messages and claim_deliveries in migrations/0005_delivery_outbox.up.sql. A finishing
- * delivery claims through complete_delivery instead (lease.ts); this serves wake-ups and polls.
- */
+/** claim_deliveries' named arguments for `opts`; complete_delivery claims with the same ones. */
+export const claimArguments = (opts: ClaimOptions) => ({
+  p_lease_ms: opts.leaseMs,
+  p_kinds: pgArray(opts.kinds),
+  p_owner: opts.owner,
+  p_max_events: opts.maxEvents,
+});
+
+/** Leases up to `limit` due messages, oldest due first, with their runs' workflow leases. */
 export async function claimMessages(db: Db, opts: ClaimOptions): Promise<ClaimedMessage[]> {
-  const rows = await withinDeadline(
-    db.sql.unsafe<ClaimedRow[]>(
-      `select * from ${db.ident}.claim_deliveries($1, $2, $3, $4, $5)`,
-      [opts.limit, opts.leaseMs, pgArray(opts.kinds), opts.owner, opts.maxEvents] as never[],
-      { prepare: db.config.prepare },
-    ),
-    QUEUE_STATEMENT_DEADLINE_MS,
-    'claiming messages',
+  const rows = await callFunction<ClaimRow>(
+    db,
+    'claim_deliveries',
+    { p_limit: opts.limit, ...claimArguments(opts) },
+    { deadline: queueDeadline('claiming messages') },
   );
   return toClaimed(rows);
 }
@@ -97,10 +108,8 @@ export const nextDueSql = (s: string) =>
     limit 1`;
 
 export async function nextDueMs(db: Db, kinds: QueueKind[]): Promise<number | undefined> {
-  const [row] = await withinDeadline(
-    db.sql.unsafe<{ ms: number }[]>(nextDueSql(db.ident), [pgArray(kinds)] as never[], { prepare: db.config.prepare }),
-    QUEUE_STATEMENT_DEADLINE_MS,
-    'finding the next due message',
-  );
+  const [row] = await query<{ ms: number }>(db, nextDueSql(db.ident), [pgArray(kinds)], {
+    deadline: queueDeadline('finding the next due message'),
+  });
   return row ? Math.max(0, row.ms) : undefined;
 }

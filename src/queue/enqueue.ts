@@ -1,9 +1,10 @@
 import type { QueueKind, QueueOptions } from '@workflow/world';
 import { parseQueueName } from '@workflow/world';
-import type { Sql, TransactionSql } from 'postgres';
+import type { TransactionSql } from 'postgres';
 import { encode } from '../codec.js';
 import type { Db } from '../db/client.js';
-import { withRetry } from '../db/retry.js';
+import { query } from '../db/statement.js';
+import { withRetry } from '../db/transient-retry.js';
 import { worldErrors } from '../errors.js';
 import type { Waker } from './wake.js';
 
@@ -57,39 +58,39 @@ export const keyHolderSql = (s: string) =>
 /**
  * Inserts `msg` under `id` (or finds the live message holding its key) and returns the id that
  * answers the call, and whether a new message was inserted (the caller then wakes the workers,
- * after commit). Runs in `sql`, which may be a transaction. Safe to repeat with the same id.
+ * after commit). Runs in `tx` when given. Safe to repeat with the same id.
  */
 export async function insertMessage(
-  sql: Sql | TransactionSql,
   db: Db,
   id: string,
   msg: NewMessage,
+  tx?: TransactionSql,
 ): Promise<{ messageId: string; inserted: boolean }> {
   const s = db.ident;
   // A finished message whose window has passed frees its key; a concurrent enqueuer may take it
   // first, which is why this loops. Three rounds are plenty: each one sees a newer committed state.
   for (let round = 0; round < 3; round++) {
-    const inserted = await sql.unsafe<{ id: string }[]>(
+    const inserted = await query<{ id: string }>(
+      db,
       `insert into ${s}.messages (id, queue_name, kind, run_id, payload, headers, idempotency_key, run_at)
        values ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond')
        on conflict do nothing
        returning id`,
-      [id, msg.queueName, msg.kind, msg.runId, msg.payload, msg.headers, msg.idempotencyKey, msg.delayMs] as never[],
-      { prepare: db.config.prepare },
+      [id, msg.queueName, msg.kind, msg.runId, msg.payload, msg.headers, msg.idempotencyKey, msg.delayMs],
+      { tx },
     );
     if (inserted.length > 0) return { messageId: id, inserted: true };
     // Without a key the only possible conflict is our own id: an earlier try did commit.
     if (msg.idempotencyKey === null) return { messageId: id, inserted: true };
-    const [holder] = await sql.unsafe<{ id: string; expired: boolean }[]>(
+    const [holder] = await query<{ id: string; expired: boolean }>(
+      db,
       keyHolderSql(s),
-      [msg.idempotencyKey, db.config.queueIdempotencyWindowMs] as never[],
-      { prepare: db.config.prepare },
+      [msg.idempotencyKey, db.config.queueIdempotencyWindowMs],
+      { tx },
     );
     if (holder && !holder.expired) return { messageId: holder.id, inserted: holder.id === id };
     if (holder) {
-      await sql.unsafe(`delete from ${s}.messages where id = $1 and state = 'done'`, [holder.id] as never[], {
-        prepare: db.config.prepare,
-      });
+      await query(db, `delete from ${s}.messages where id = $1 and state = 'done'`, [holder.id], { tx });
     }
   }
   throw worldErrors.unavailable(`could not enqueue to ${msg.queueName}: idempotency key kept changing hands`);
@@ -100,7 +101,7 @@ export async function insertMessage(
  * Returns the id that answers `queue()`.
  */
 export async function enqueueMessage(db: Db, waker: Waker, id: string, msg: NewMessage): Promise<string> {
-  const { messageId, inserted } = await withRetry(() => insertMessage(db.sql, db, id, msg), {
+  const { messageId, inserted } = await withRetry(() => insertMessage(db, id, msg), {
     what: `enqueueing to ${msg.queueName}`,
     context: { runId: msg.runId ?? undefined },
   });

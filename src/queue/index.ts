@@ -3,13 +3,13 @@ import { getQueuePrefixKind } from '@workflow/world';
 import type { Db } from '../db/client.js';
 import { channelName } from '../db/listener.js';
 import { newMessageId } from '../ids.js';
-import type { WorldState } from '../world-state.js';
+import type { WorldState } from '../shared/world-state.js';
+import { currentOutbox } from './delivery-scope.js';
 import { enqueueMessage, prepareMessage } from './enqueue.js';
+import { registerHandler } from './handlers.js';
+import { createRequestHandler } from './http-route.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
-import { createRequestHandler } from './receive.js';
-import { createReconciler } from './reconcile.js';
-import { registerHandler } from './registry.js';
-import { currentDeliveryScope } from './scope.js';
+import { createReconciler } from './recovery.js';
 import { createWaker, type Waker } from './wake.js';
 import { createWorker } from './worker.js';
 
@@ -19,7 +19,7 @@ export type { QueueMetrics } from './metrics.js';
  * The World's queue: `queue()` persists a message in PostgreSQL; `createQueueHandler()`
  * registers the runtime's handler process-wide and returns the signed HTTP route; `start()`
  * (only on a started World with `queueConcurrency > 0`) runs the worker and reconciliation;
- * `stop()` drains and releases. Nothing here needs `this` (CONTRACT §1.3).
+ * `stop()` drains and releases. Nothing here needs `this` (docs/world-contract.md §1.3).
  */
 export function createQueue(state: WorldState): Queue & {
   start(): Promise<void>;
@@ -39,7 +39,7 @@ export function createQueue(state: WorldState): Queue & {
     const db = await state.getDb();
     const id = newMessageId();
     // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
-    const held = currentDeliveryScope()?.outbox.offer(db, id, prepared) ?? false;
+    const held = currentOutbox()?.offer(db, id, prepared) ?? false;
     const messageId = held ? id : await enqueueMessage(db, getWaker(db), id, prepared);
     return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };

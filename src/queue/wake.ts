@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { query } from '../db/statement.js';
 import { describeError, log } from '../log.js';
 
 /**
@@ -16,7 +17,7 @@ export function createWaker(db: Db, channel: string, intervalMs = 10) {
   async function send(): Promise<void> {
     lastSent = Date.now();
     try {
-      await db.sql.unsafe('select pg_notify($1, $2)', [channel, ''], { prepare: db.config.prepare });
+      await query(db, 'select pg_notify($1, $2)', [channel, '']);
     } catch (error) {
       log.debug('queue wake-up not sent; workers poll instead', { error: describeError(error) });
     }

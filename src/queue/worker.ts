@@ -2,28 +2,34 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../db/client.js';
 import { subscribe, type Subscription } from '../db/listener.js';
-import { withRetry } from '../db/retry.js';
+import { withRetry } from '../db/transient-retry.js';
 import { describeError, log, type LogContext } from '../log.js';
-import { PRELOAD_MAX_EVENTS } from '../storage/append.js';
+import { PRELOAD_MAX_EVENTS, withPreloadedRunStart } from '../shared/run-start.js';
+import { backoffMs, errorText, timeoutSecondsOf } from './backoff.js';
 import { claimMessages, nextDueMs, type ClaimedMessage } from './claim.js';
-import { deliverableKinds, deliver } from './delivery.js';
+import { createClaimLoop } from './claim-loop.js';
+import { completeDelivery, type FinishOutcome } from './complete.js';
+import { withOutbox } from './delivery-scope.js';
+import { deliverableKinds, dispatch } from './dispatch.js';
 import { enqueueMessage } from './enqueue.js';
-import { completeDelivery, renewLeases, type FinishOutcome } from './lease.js';
+import { getHandler, onRegister } from './handlers.js';
+import { createHeartbeat, renewLeases } from './heartbeat.js';
 import type { QueueMetrics } from './metrics.js';
 import { Outbox, type SentMessage } from './outbox.js';
-import { getHandler, onRegister } from './registry.js';
-import { withDeliveryScope } from './scope.js';
-import { backoffMs, errorText, timeoutSecondsOf } from './retry.js';
+import { RELEASE_GRACE_MS, settledBy } from './shutdown.js';
+import { Slots } from './slots.js';
 import type { Waker } from './wake.js';
 
 /**
- * The consumer of one started World: at most `queueConcurrency` deliveries in flight, and it
- * claims only as many messages as it has free slots, so nothing waits in memory. A finishing
- * delivery refills its slot (and any other free one) in the statement that records its result;
- * beyond that the worker claims when woken by a NOTIFY (enqueue, retry, release, a run lease
- * freed), by a handler registering, at the due time of the earliest delayed message, and at
- * least every `queuePollMs` (lost notifications, expired leases). While deliveries run, one
- * heartbeat statement extends all their leases every lease/3.
+ * The consumer of one started World. A message it claims (claim.ts) is dispatched to its handler
+ * (dispatch.ts), its lease extended by the heartbeat while the handler runs (heartbeat.ts), and
+ * its outcome recorded with what the handler sent (complete.ts) — or backed off (backoff.ts),
+ * or handed back at shutdown. At most `queueConcurrency` deliveries are in flight (slots.ts),
+ * and the worker claims only as many messages as it has free slots, so nothing waits in memory.
+ * A finishing delivery refills its slot (and any other free one) in the statement that records
+ * its result; beyond that the worker claims (claim-loop.ts) when woken by a NOTIFY (enqueue,
+ * retry, release, a run lease freed), by a handler registering, at the due time of the earliest
+ * delayed message, and at least every `queuePollMs` (lost notifications, expired leases).
  */
 interface Delivery {
   message: ClaimedMessage;
@@ -47,25 +53,47 @@ const METRIC: Record<FinishOutcome, keyof QueueMetrics | undefined> = {
   release: undefined,
 };
 
+interface Recorded {
+  /** The outcome was recorded (false: the lease was lost, or the statement kept failing). */
+  ok: boolean;
+  /** An earlier try may have been applied. */
+  retried: boolean;
+  claimed: ClaimedMessage[];
+  /** The claim limit of the try that was applied (0 when no claim ran). */
+  claimedWith: number;
+}
+
 export function createWorker({ db, channel, waker, metrics }: { db: Db; channel: string; waker: Waker; metrics: QueueMetrics }) {
   const config = db.config;
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const inflight = new Map<string, Delivery>();
-  /** Slots promised to a claim in progress. */
-  let reserved = 0;
+  const heartbeat = createHeartbeat({
+    intervalMs: Math.max(50, Math.floor(config.queueLeaseMs / 3)),
+    held: () => slots.deliveries().filter((d) => !d.lost && !d.released && !d.finishing).map((d) => d.message),
+    renew: (leases) => renewLeases(db, leases, config.queueLeaseMs),
+    onLost: (id) => {
+      const d = slots.get(id);
+      if (!d || d.finishing || d.released) return;
+      d.lost = true;
+      metrics.leaseLost++;
+      log.warn('lease lost while the handler runs; another worker may deliver the message again', context(d.message));
+    },
+    onRunLeaseLost: (id) => {
+      const d = slots.get(id);
+      if (d) log.warn('run lease taken over while its flow runs', context(d.message));
+    },
+  });
+  const slots = new Slots<Delivery>(config.queueConcurrency, (inFlight) => {
+    metrics.inFlight = inFlight;
+    if (inFlight === 0) heartbeat.stop();
+    else heartbeat.start();
+  });
+  const loop = createClaimLoop(claimRound);
   let stopping = false;
-  let pumping: Promise<void> | undefined;
-  let again = false;
-  let wakeQueued = false;
-  let pollTimer: NodeJS.Timeout | undefined;
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  let heartbeating = false;
   let claimFailures = 0;
   let announcedIdle = false;
   let subscription: Subscription | undefined;
   let unregister: (() => void) | undefined;
 
-  const freeSlots = () => Math.max(0, config.queueConcurrency - inflight.size - reserved);
   const claimOptions = (limit: number) => ({
     limit,
     owner,
@@ -79,44 +107,13 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   };
 
   function start(): void {
-    subscription = subscribe(config, channel, wake, wake);
-    unregister = onRegister(wake);
-    wake();
+    subscription = subscribe(config, channel, loop.wake, loop.wake);
+    unregister = onRegister(loop.wake);
+    loop.wake();
   }
 
-  /** Runs a claim round now, or right after the one in progress. Never throws. */
-  function wake(): void {
-    if (stopping) return;
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = (async () => {
-      do {
-        again = false;
-        await claimRound();
-      } while (again && !stopping);
-    })().finally(() => {
-      pumping = undefined;
-      if (again) wake();
-    });
-  }
-
-  /**
-   * A wake-up for a freed slot, deferred to the end of this turn of the event loop: the
-   * deliveries that finish together then refill their slots with one claim instead of one each.
-   */
-  function wakeSoon(): void {
-    if (wakeQueued) return;
-    wakeQueued = true;
-    setImmediate(() => {
-      wakeQueued = false;
-      wake();
-    });
-  }
-
-  async function claimRound(): Promise<void> {
-    clearTimeout(pollTimer);
+  /** Claims for every free slot; returns how long to sleep before the next unprompted round. Never throws. */
+  async function claimRound(): Promise<number> {
     let sleepMs = config.queuePollMs;
     try {
       const kinds = deliverableKinds(config);
@@ -125,20 +122,20 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       } else {
         let drained = false;
         while (!stopping) {
-          const free = freeSlots();
+          const free = slots.free();
           if (free <= 0) break;
-          reserved += free;
+          const unreserve = slots.reserve(free);
           let claimed: ClaimedMessage[];
           try {
             claimed = await claimMessages(db, { ...claimOptions(free), kinds });
           } finally {
-            reserved -= free;
+            unreserve();
           }
           if (stopping) {
             await releaseAll(claimed);
-            return;
+            return sleepMs;
           }
-          claimed.forEach(dispatch);
+          claimed.forEach(begin);
           if (claimed.length < free) {
             drained = true;
             break;
@@ -155,7 +152,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       sleepMs = Math.min(config.queuePollMs, 50 * 2 ** claimFailures);
       log.warn('queue claim failed; retrying', { error: describeError(error), retryInMs: sleepMs });
     }
-    if (!stopping) pollTimer = setTimeout(wake, sleepMs);
+    return sleepMs;
   }
 
   function announceIdle(): void {
@@ -167,7 +164,8 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     );
   }
 
-  function dispatch(message: ClaimedMessage): void {
+  /** Takes a slot for `message` and runs its delivery. */
+  function begin(message: ClaimedMessage): void {
     const delivery: Delivery = {
       message,
       outbox: new Outbox(db, message.runId, enqueueNow),
@@ -177,28 +175,17 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       lost: false,
       settled: Promise.resolve(),
     };
-    inflight.set(message.id, delivery);
-    metrics.inFlight = inflight.size;
-    heartbeatTimer ??= setInterval(() => void heartbeat(), Math.max(50, Math.floor(config.queueLeaseMs / 3)));
+    slots.occupy(message.id, delivery);
     delivery.settled = run(delivery)
       .catch((error) => {
         log.error('queue delivery crashed', { ...context(message), error: describeError(error) });
         return false;
       })
       .then((refilled) => {
-        vacate(message.id);
+        slots.vacate(message.id);
         // a slot that its delivery's result did not refill is refilled by a claim round
-        if (!refilled) wakeSoon();
+        if (!refilled) loop.wakeSoon();
       });
-  }
-
-  function vacate(id: string): void {
-    inflight.delete(id);
-    metrics.inFlight = inflight.size;
-    if (inflight.size === 0) {
-      clearInterval(heartbeatTimer);
-      heartbeatTimer = undefined;
-    }
   }
 
   /** Runs the delivery and records its result; true when recording it also claimed for the free slots. */
@@ -211,9 +198,9 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     }
     let result: unknown;
     try {
-      const runStart = message.runStart && message.runId ? { db, runId: message.runId, rows: message.runStart } : undefined;
+      const preload = message.runStart && message.runId ? { db, runId: message.runId, runStart: message.runStart } : undefined;
       message.runStart = undefined; // held by the scope until the handler's run_started takes it
-      result = await withDeliveryScope({ outbox: d.outbox, runStart }, () => deliver(message, config, d.abort.signal));
+      result = await withPreloadedRunStart(preload, () => withOutbox(d.outbox, () => dispatch(message, config, d.abort.signal)));
     } catch (error) {
       if (d.released) return false;
       if (message.attempt >= config.queueMaxAttempts) {
@@ -234,20 +221,19 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     d.finishing = true;
     const sent = await d.outbox.close();
     // this delivery's own slot, and any other free one
-    const extra = stopping ? 0 : freeSlots();
-    const limit = stopping ? 0 : extra + 1;
-    reserved += extra;
-    let outcomeOf: Awaited<ReturnType<typeof record>>;
+    const extra = stopping ? 0 : slots.free();
+    const unreserve = slots.reserve(extra);
+    let recorded: Recorded;
     try {
-      outcomeOf = await record(d.message, outcome, { ...opts, sent, claimLimit: limit });
+      recorded = await record(d.message, outcome, { ...opts, sent, claimLimit: stopping ? 0 : extra + 1 });
     } finally {
-      reserved -= extra;
+      unreserve();
     }
-    const { ok, retried, claimed, claimedWith } = outcomeOf;
+    const { ok, retried, claimed, claimedWith } = recorded;
     if (claimed.length > 0) {
-      vacate(d.message.id);
+      slots.vacate(d.message.id);
       if (stopping) await releaseAll(claimed);
-      else claimed.forEach(dispatch);
+      else claimed.forEach(begin);
     }
     if (ok) {
       const metric = METRIC[outcome];
@@ -265,17 +251,15 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   }
 
   /**
-   * Records an outcome with what the handler sent, and claims up to `claimLimit` messages
-   * (`claimedWith`: the limit the applied try claimed with, 0 when no claim ran),
+   * Records an outcome with what the handler sent, and claims up to `claimLimit` messages,
    * retrying across dropped connections (fenced, so a repeat of an applied write changes nothing;
-   * a repeat claims nothing, as the first try may have claimed). `retried` says whether an earlier
-   * try may have been applied. Never throws.
+   * a repeat claims nothing, as the first try may have claimed). Never throws.
    */
   async function record(
     message: ClaimedMessage,
     outcome: FinishOutcome,
     opts: { delayMs?: number; error?: string; sent?: SentMessage[]; claimLimit?: number } = {},
-  ): Promise<{ ok: boolean; retried: boolean; claimed: ClaimedMessage[]; claimedWith: number }> {
+  ): Promise<Recorded> {
     let tries = 0;
     let claimLimit = 0;
     try {
@@ -299,46 +283,20 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     }
   }
 
-  async function heartbeat(): Promise<void> {
-    if (heartbeating) return;
-    heartbeating = true;
-    try {
-      const held = [...inflight.values()].filter((d) => !d.lost && !d.released && !d.finishing);
-      const { lost, runLeaseLost } = await renewLeases(db, held.map((d) => d.message), config.queueLeaseMs);
-      for (const id of lost) {
-        const d = inflight.get(id);
-        if (!d || d.finishing || d.released) continue;
-        d.lost = true;
-        metrics.leaseLost++;
-        log.warn('lease lost while the handler runs; another worker may deliver the message again', context(d.message));
-      }
-      for (const id of runLeaseLost) {
-        const d = inflight.get(id);
-        if (d) log.warn('run lease taken over while its flow runs', context(d.message));
-      }
-    } catch (error) {
-      log.warn('lease heartbeat failed; retrying at the next beat', { inFlight: inflight.size, error: describeError(error) });
-    } finally {
-      heartbeating = false;
-    }
-  }
-
   /**
    * Stops claiming, lets running deliveries finish for up to `shutdownTimeoutMs`, then hands the
    * rest back (pending, due now, attempt not counted) so another worker takes them at once.
    */
   async function stop(): Promise<void> {
     stopping = true;
-    clearTimeout(pollTimer);
+    const round = loop.stop();
     subscription?.unsubscribe();
     unregister?.();
-    // Every wait below shares one deadline: shutdown is bounded even when a statement hangs on
-    // a connection that was cut (the pool is ended right after, which fails what is left).
     const deadline = Date.now() + config.shutdownTimeoutMs;
-    if (!(await settledBy(pumping, deadline))) log.warn('a claim round was still running at the shutdown deadline');
-    await settledBy(Promise.allSettled([...inflight.values()].map((d) => d.settled)), deadline);
-    const recording = [...inflight.values()].filter((d) => d.finishing);
-    const unfinished = [...inflight.values()].filter((d) => !d.finishing);
+    if (!(await settledBy(round, deadline))) log.warn('a claim round was still running at the shutdown deadline');
+    await settledBy(Promise.allSettled(slots.deliveries().map((d) => d.settled)), deadline);
+    const recording = slots.deliveries().filter((d) => d.finishing);
+    const unfinished = slots.deliveries().filter((d) => !d.finishing);
     for (const d of unfinished) {
       d.released = true;
       d.abort.abort();
@@ -354,8 +312,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     } else if (unfinished.length > 0) {
       log.info('released unfinished deliveries at shutdown', { count: unfinished.length });
     }
-    clearInterval(heartbeatTimer);
-    heartbeatTimer = undefined;
+    heartbeat.stop();
   }
 
   return { start, stop };
@@ -363,25 +320,4 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
 
 function context(message: ClaimedMessage): LogContext {
   return { messageId: message.id, runId: message.runId ?? undefined, queue: message.queueName, attempt: message.attempt };
-}
-
-/** Releasing leases gets this long even when the drain used up the shutdown deadline. */
-const RELEASE_GRACE_MS = 2_000;
-
-/** Waits for `promise` to settle or for `deadline` (epoch ms); true when it settled in time. */
-async function settledBy(promise: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
-  if (!promise) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([settled, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,6 +1,6 @@
 import type { Event, Hook, ResolveData, Step, Wait, WorkflowRun } from '@workflow/world';
 import { decode } from '../codec.js';
-import type { Database } from '../db/kysely.js';
+import type { Database } from '../db/tables.js';
 
 /**
  * Maps database rows to World entities. Entity rows arrive as `to_jsonb(row)` (the same shape
@@ -13,6 +13,8 @@ export interface EntityRow {
   entity: Json;
   input_data: Uint8Array | null;
   result_data: Uint8Array | null;
+  /** Steps only: the latest step_failed / step_retrying event's data. */
+  error_data?: Uint8Array | null;
 }
 
 type EventData = Record<string, unknown> | undefined;
@@ -79,12 +81,10 @@ export function toStep(row: EntityRow, resolveData: ResolveData): Step {
     specVersion: opt(s.spec_version),
   };
   if (resolveData === 'all') step.input = decode<Json>(row.input_data)?.input;
-  const result = decode<Json>(row.result_data);
-  if (status === 'completed') {
-    if (resolveData === 'all') step.output = result?.result;
-  } else if (result !== undefined) {
-    step.error = structuredError(result); // step_failed, or the last step_retrying
-  }
+  if (status === 'completed' && resolveData === 'all') step.output = decode<Json>(row.result_data)?.result;
+  // step_failed, or the latest step_retrying: kept after a retried step completes
+  const error = decode<Json>(row.error_data);
+  if (error !== undefined) step.error = structuredError(error);
   return step as unknown as Step;
 }
 

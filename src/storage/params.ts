@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { worldErrors } from '../errors.js';
+import { formatIssues } from '../validation.js';
 
 /**
  * Boundary validation of read parameters: a malformed call is a 400 naming the field, never a
@@ -34,8 +35,5 @@ export const ReadSchemas = {
 
 export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): void {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
-    throw worldErrors.badRequest(`invalid ${what} parameters: ${detail}`);
-  }
+  if (!parsed.success) throw worldErrors.badRequest(`invalid ${what} parameters: ${formatIssues(parsed.error)}`);
 }

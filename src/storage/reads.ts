@@ -14,14 +14,15 @@ import type {
 } from '@workflow/world';
 import { stripEventDataRefs } from '@workflow/world';
 import { sql as rawSql } from 'kysely';
+import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { qb, run } from '../db/kysely.js';
-import { withRetry } from '../db/retry.js';
-import { ReadSchemas, validate } from './params.js';
-import { z } from 'zod';
+import { withRetry } from '../db/transient-retry.js';
 import { worldErrors } from '../errors.js';
+import { clampLimit, decodeNumericCursor, toPage } from '../shared/pagination.js';
 import { toEvent, toHook, toRun, toStep, type EntityRow, type EventRow } from './entities.js';
-import { clampLimit, decodeNumericCursor, toPage } from './pagination.js';
+import { eventPage } from './event-page.js';
+import { ReadSchemas, validate } from './params.js';
 
 /**
  * The read side of storage: get and list for runs, steps, hooks and events, with keyset
@@ -30,14 +31,7 @@ import { clampLimit, decodeNumericCursor, toPage } from './pagination.js';
  */
 const DEFAULT_LIMIT = { runs: 20, steps: 20, hooks: 100, events: 1000 } as const;
 
-/**
- * A page of events, for events.list and the log that run_started preloads: one decoding path and
- * one cursor format, so a cursor from either continues the other.
- */
-export const eventPage = (rows: EventRow[], limit: number, resolve: ResolveData): PaginatedResponse<Event> =>
-  toPage(rows, limit, 'e', (r) => String(r.id), (r) => stripEventDataRefs(toEvent(r), resolve));
-
-type WithData = { entity: unknown; input_data: Uint8Array | null; result_data: Uint8Array | null };
+type WithData = { entity: unknown; input_data: Uint8Array | null; result_data: Uint8Array | null; error_data?: Uint8Array | null };
 const asc = (order: 'asc' | 'desc' | undefined, fallback: 'asc' | 'desc') => (order ?? fallback) === 'asc';
 
 export function createReads(getDb: () => Promise<Db>) {
@@ -68,7 +62,7 @@ export function createReads(getDb: () => Promise<Db>) {
     if (params.workflowName) q = q.where('r.workflow_name', '=', params.workflowName);
     if (params.status) q = q.where('r.status', '=', params.status);
     if (after) q = q.where('r.input_event', up ? '>' : '<', after);
-    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 'r', (r) => r.input_event, (r) => toRun(r as EntityRow, resolve));
   }
 
@@ -88,10 +82,11 @@ export function createReads(getDb: () => Promise<Db>) {
     const db = await getDb();
     const s = db.sql(db.schema);
     const [row] = await db.sql<WithData[]>`
-      select to_jsonb(st) as entity, ei.data as input_data, er.data as result_data
+      select to_jsonb(st) as entity, ei.data as input_data, er.data as result_data, ee.data as error_data
         from ${s}.steps st
         left join ${s}.events ei on ei.id = st.input_event
         left join ${s}.events er on er.id = st.result_event
+        left join ${s}.events ee on ee.id = st.error_event
        where st.step_id = ${stepId} ${runId === undefined ? db.sql`` : db.sql`and st.run_id = ${runId}`}
        limit 1`;
     if (!row) throw worldErrors.notFound(`step ${stepId} not found${runId ? ` in run ${runId}` : ''}`);
@@ -110,13 +105,22 @@ export function createReads(getDb: () => Promise<Db>) {
       .leftJoin('events as ei', (j) =>
         resolve === 'all' ? j.onRef('ei.id', '=', 'st.input_event') : j.on(rawSql<boolean>`false`),
       )
-      .leftJoin('events as er', 'er.id', 'st.result_event')
-      .select([rawSql`to_jsonb(st)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'st.input_event'])
+      .leftJoin('events as er', (j) =>
+        resolve === 'all' ? j.onRef('er.id', '=', 'st.result_event') : j.on(rawSql<boolean>`false`),
+      )
+      .leftJoin('events as ee', 'ee.id', 'st.error_event')
+      .select([
+        rawSql`to_jsonb(st)`.as('entity'),
+        'ei.data as input_data',
+        'er.data as result_data',
+        'ee.data as error_data',
+        'st.input_event',
+      ])
       .where('st.run_id', '=', params.runId)
       .orderBy('st.input_event', up ? 'asc' : 'desc')
       .limit(limit + 1);
     if (after) q = q.where('st.input_event', up ? '>' : '<', after);
-    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 's', (r) => r.input_event, (r) => toStep(r as EntityRow, resolve));
   }
 
@@ -155,7 +159,7 @@ export function createReads(getDb: () => Promise<Db>) {
       .limit(limit + 1);
     if (params.runId) q = q.where('h.run_id', '=', params.runId);
     if (after) q = q.where('h.input_event', up ? '>' : '<', after);
-    const rows = await run<WithData & { input_event: string }>(db.sql, q);
+    const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 'h', (r) => r.input_event, (r) => toHook(r as EntityRow, resolve));
   }
 
@@ -176,7 +180,7 @@ export function createReads(getDb: () => Promise<Db>) {
     if (filter.runId) q = q.where('run_id', '=', filter.runId);
     if (filter.correlationId !== undefined) q = q.where('correlation_id', '=', filter.correlationId);
     if (after) q = q.where('id', up ? '>' : '<', after);
-    return { rows: await run<EventRow>(db.sql, q), limit };
+    return { rows: await run<EventRow>(db, q), limit };
   }
 
   async function getEvent(runId: string, eventId: string, params?: GetEventParams): Promise<Event> {

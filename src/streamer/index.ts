@@ -1,6 +1,6 @@
 import type { Streamer } from '@workflow/world';
 import { WorldPgError } from '../errors.js';
-import type { WorldState } from '../world-state.js';
+import type { WorldState } from '../shared/world-state.js';
 import { createHub } from './hub.js';
 import { getStreamChunks, getStreamInfo, listStreamsByRunId } from './inspect.js';
 import { openReader } from './read.js';

@@ -1,12 +1,12 @@
 import type { GetChunksOptions, StreamChunksResponse, StreamInfoResponse } from '@workflow/world';
 import type { Db } from '../db/client.js';
-import { clampLimit, decodeNumericCursor, encodeCursor } from '../storage/pagination.js';
+import { withRetry } from '../db/transient-retry.js';
+import { clampLimit, decodeNumericCursor, encodeCursor } from '../shared/pagination.js';
 import { fetchNamesByRun, fetchPage, fetchState } from './queries.js';
-import { withRetry } from '../db/retry.js';
 
 /**
  * Snapshot reads of streams: listStreamsByRunId, getStreamChunks, getStreamInfo. They read by
- * name alone (names are globally unique, CONTRACT §2.8); the runId argument is not checked.
+ * name alone (names are globally unique, docs/world-contract.md §2.8); the runId argument is not checked.
  * Their counts agree with readFromStream: both come from streams.next_idx and the chunk rows.
  */
 const CURSOR_KIND = 'chunk';

@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js';
+import { query } from '../db/statement.js';
 
 /**
- * The streamer's read statements (migrations/0003_streams.up.sql). Each is one statement, so
+ * The streamer's read statements (tables: migrations/0003_streams.up.sql). Each is one statement, so
  * what it says about the stream (length, end) and the chunks it returns come from one snapshot.
  */
 export interface StoredChunk {
@@ -40,7 +41,8 @@ export async function fetchPage(
 ): Promise<Page> {
   // The running byte total stops the page early without reading rows past it: the window is
   // computed over the index scan as rows stream out of it, under the LIMIT.
-  const rows = await db.sql.unsafe<PageRow[]>(
+  const rows = await query<PageRow>(
+    db,
     `select s.next_idx, s.closed_at is not null as closed, c.idx, c.data
        from ${db.ident}.streams s
        left join (
@@ -53,8 +55,7 @@ export async function fetchPage(
           where $4::bigint is null or bytes_before < $4::bigint) c on true
       where s.stream_name = $1
       order by c.idx`,
-    [name, from, limit, maxBytes] as never[],
-    { prepare: db.config.prepare },
+    [name, from, limit, maxBytes],
   );
   const first = rows[0];
   if (!first) return { count: 0, closed: false, chunks: [] };
@@ -66,19 +67,19 @@ export async function fetchPage(
 }
 
 export async function fetchState(db: Db, name: string): Promise<StreamState> {
-  const [row] = await db.sql.unsafe<{ next_idx: string; closed: boolean }[]>(
+  const [row] = await query<{ next_idx: string; closed: boolean }>(
+    db,
     `select next_idx, closed_at is not null as closed from ${db.ident}.streams where stream_name = $1`,
     [name],
-    { prepare: db.config.prepare },
   );
   return row ? { count: Number(row.next_idx), closed: row.closed } : { count: 0, closed: false };
 }
 
 export async function fetchNamesByRun(db: Db, runId: string): Promise<string[]> {
-  const rows = await db.sql.unsafe<{ stream_name: string }[]>(
+  const rows = await query<{ stream_name: string }>(
+    db,
     `select stream_name from ${db.ident}.streams where run_id = $1 order by stream_name`,
     [runId],
-    { prepare: db.config.prepare },
   );
   return rows.map((r) => r.stream_name);
 }

@@ -1,9 +1,8 @@
 import type { Db } from '../db/client.js';
+import { withRetry } from '../db/transient-retry.js';
 import { worldErrors } from '../errors.js';
-import type { Hub, Tail } from './hub.js';
-import { notifyKey } from './hub.js';
+import { notifyKey, type Hub, type Tail } from './hub.js';
 import { fetchPage, fetchState, type StoredChunk } from './queries.js';
-import { withRetry } from '../db/retry.js';
 
 /**
  * readFromStream: a pull-based ReadableStream over the chunks table. It holds at most one page
@@ -29,7 +28,7 @@ export async function openReader(deps: ReaderDeps, name: string, startIndex = 0)
     throw worldErrors.badRequest(`stream ${name}: startIndex must be an integer, got ${String(startIndex)}`);
   }
   const db = await withRetry(deps.getDb, { what: 'opening stream', context: { stream: name } });
-  // CONTRACT §2.8: a negative start counts back from the length at open time, once.
+  // docs/world-contract.md §2.8: a negative start counts back from the length at open time, once.
   let next = startIndex;
   if (startIndex < 0) {
     const { count } = await withRetry(() => fetchState(db, name), { what: 'opening stream', context: { stream: name } });

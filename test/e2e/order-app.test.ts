@@ -13,7 +13,7 @@ import {
   startApp,
   startLauncher,
 } from '../helpers/app.js';
-import { quoteIdent } from '../../src/config.js';
+import { quoteIdent } from '../../src/db/ident.js';
 import { adminSql, databaseUrl, freshSchema } from '../helpers/db.js';
 
 // The example app (examples/order-app) built with `wf build` and run as a real server on this

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
-import { quoteIdent } from '../../src/config.js';
+import { quoteIdent } from '../../src/db/ident.js';
 import { createWorld, type PostgresWorld, type WorldOptions } from '../../src/index.js';
 
 /** The server every test talks to (see test/global-setup.ts). */

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { quoteIdent } from '../../src/config.js';
+import { quoteIdent } from '../../src/db/ident.js';
 import { adminSql, freshSchema, testWorld } from '../helpers/db.js';
 import { bytes, createRun, rejection } from '../helpers/runs.js';
 

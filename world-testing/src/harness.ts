@@ -21,7 +21,7 @@ export interface Capabilities {
   queue: boolean;
   /**
    * A started instance delivers to handlers created on another instance of the same process
-   * (CONTRACT §1.3). Default true.
+   * (docs/world-contract.md §1.3). Default true.
    */
   crossInstanceDelivery: boolean;
   /** Streamer tests. Default true. */

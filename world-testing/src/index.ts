@@ -48,9 +48,9 @@ export const AREAS = ['runs', 'steps', 'events', 'hooks', 'waits', 'pagination',
 
 /**
  * Registers the conformance suite as vitest `describe`/`test` blocks. Call it at the top level of
- * a test file. Test titles start with `[MUST]` or `[SHOULD]`: the keyword of the CONTRACT.md
- * rule the test encodes (statuses of errors, which the runtime never reads in-process, are
- * SHOULD; everything the runtime relies on is MUST).
+ * a test file. Test titles start with `[MUST]` or `[SHOULD]`: the keyword of the rule in
+ * docs/world-contract.md that the test encodes (statuses of errors, which the runtime never
+ * reads in-process, are SHOULD; everything the runtime relies on is MUST).
  *
  * @example
  * import { createConformanceSuite } from 'workflow-world-testing';

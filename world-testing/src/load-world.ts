@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import type { World } from '@workflow/world';
 
 /**
- * Loads a World the way `@workflow/core@4.8.9`'s `createWorld()` does (CONTRACT §1.1–1.2): a
- * CommonJS `require` created relative to the working directory, then the module itself if it is
- * a function, else its `default` export, else its `createWorld` export, called with no
- * arguments and used as returned (never awaited). `local` means the runtime's built-in
+ * Loads a World the way `@workflow/core@4.8.9`'s `createWorld()` does
+ * (docs/world-contract.md §1.1–1.2): a CommonJS `require` created relative to the working
+ * directory, then the module itself if it is a function, else its `default` export, else its
+ * `createWorld` export, called with no arguments and used as returned (never awaited). `local` means the runtime's built-in
  * `@workflow/world-local`, built with `WORKFLOW_LOCAL_DATA_DIR` as the runtime does.
  */
 export function loadWorldFactory(specifier: string, cwd: string = process.cwd()): () => World {

@@ -7,9 +7,9 @@ type Route = (req: Request) => Promise<Response>;
 /**
  * Serves the functions returned by `createQueueHandler` at `/.well-known/workflow/v1/flow` and
  * `/step`, as a framework integration does, and answers `?__health` probes as the runtime's
- * route wrapper does (CONTRACT §2.7). While it runs, `PORT` names its port: Worlds that deliver
- * over HTTP to the app (the reference Worlds do) find it there or by probing the process's
- * listening ports. Worlds that call handlers in-process never touch it.
+ * route wrapper does (docs/world-contract.md §2.7). While it runs, `PORT` names its port:
+ * Worlds that deliver over HTTP to the app (the reference Worlds do) find it there or by
+ * probing the process's listening ports. Worlds that call handlers in-process never touch it.
  */
 export class RouteHost {
   private readonly routes = new Map<'flow' | 'step', Route>();

@@ -1,5 +1,5 @@
 // Layer 2 workflows of workflow-world-testing: each one exercises what a World must get right
-// for real runs (CONTRACT.md), through the real runtime of workflow@4.8.9.
+// for real runs (docs/world-contract.md), through the real runtime of workflow@4.8.9.
 import { createHook, createWebhook, FatalError, getStepMetadata, getWritable, sleep } from 'workflow';
 import { getRun, start } from 'workflow/api';
 

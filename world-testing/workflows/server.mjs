@@ -150,7 +150,7 @@ const server = http.createServer(async (req, res) => {
 
 const port = Number(process.env.PORT ?? 3000);
 server.listen(port, async () => {
-  // Applications start the World; the runtime never does (CONTRACT §2.9).
+  // Applications start the World; the runtime never does (docs/world-contract.md §2.9).
   await getWorld().start?.();
   ready = true;
   console.log(`[workflow-world-testing server] listening on ${port}, world=${process.env.WORKFLOW_TARGET_WORLD ?? '(local)'}`);

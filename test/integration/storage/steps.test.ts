@@ -104,6 +104,39 @@ describe('step events', () => {
     expect(again.step?.retryAfter).toBeUndefined();
   });
 
+  test("a step that retried and then completed keeps the last retry's error, with its output, in every read", async () => {
+    const runId = await createRun(world, { started: true });
+    const stepId = await createStep(world, runId);
+    await world.events.create(runId, { eventType: 'step_started', correlationId: stepId });
+    await world.events.create(runId, {
+      eventType: 'step_retrying', correlationId: stepId, eventData: { error: { message: 'first\u0000try', stack: 'at one' } },
+    });
+    await world.events.create(runId, { eventType: 'step_started', correlationId: stepId });
+    await world.events.create(runId, {
+      eventType: 'step_retrying', correlationId: stepId, eventData: { error: { message: 'second\u0000try', stack: 'at two\u0000' } },
+    });
+    await world.events.create(runId, { eventType: 'step_started', correlationId: stepId });
+    const { step } = await world.events.create(runId, {
+      eventType: 'step_completed', correlationId: stepId, eventData: { result: bytes(9) },
+    });
+    const expected = { status: 'completed', attempt: 3, output: bytes(9), error: { message: 'second\u0000try', stack: 'at two\u0000' } };
+    expect(step).toMatchObject(expected);
+    expect(await world.steps.get(runId, stepId)).toMatchObject(expected);
+    expect(await world.steps.get(undefined, stepId)).toMatchObject(expected);
+    expect((await world.steps.list({ runId })).data[0]).toMatchObject(expected);
+    // resolveData 'none' drops the output, not the error
+    const bare = await world.steps.get(runId, stepId, { resolveData: 'none' });
+    expect(bare.output).toBeUndefined();
+    expect(bare.error).toEqual(expected.error);
+    expect((await world.steps.list({ runId, resolveData: 'none' })).data[0]?.error).toEqual(expected.error);
+    // a step that never failed has no error
+    const clean = await createStep(world, runId);
+    await world.events.create(runId, { eventType: 'step_started', correlationId: clean });
+    const done = await world.events.create(runId, { eventType: 'step_completed', correlationId: clean, eventData: { result: 1 } });
+    expect(done.step?.error).toBeUndefined();
+    expect((await world.steps.get(runId, clean)).error).toBeUndefined();
+  });
+
   test('step_started on a terminal run is RunExpiredError; step_completed is still accepted', async () => {
     const runId = await createRun(world, { started: true });
     const running = await createStep(world, runId);

@@ -240,7 +240,7 @@ describe('streamer: writes', () => {
     const sql = adminSql();
     const append = (ids: string[], data: Buffer, lengths: number[]) =>
       sql.unsafe(`select "${schema}".append_stream_chunks($1, $2, $3, $4, $5, false, 'unused', 'unused') as outcome`, [
-        name, runId, ids, data, lengths,
+        name, runId, ids, data.toString('base64'), lengths,
       ] as never[]);
     const ids = ['chnk_RETRY1', 'chnk_RETRY2'];
     expect((await append(ids, Buffer.from('xy'), [1, 1]))[0]!.outcome).toBe('ok');

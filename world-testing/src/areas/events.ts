@@ -4,7 +4,7 @@ import type { Area } from '../area.js';
 import { allEvents, createHook, createRun, createStep, createWait, runningRun, send, SPEC, startRun, startStep, stepName } from '../fixtures.js';
 import { dataOf, type Loose, newHookId, newRunId, newStepId, nonce, payload, rejection, rejectsWithName, ulidTime } from '../util.js';
 
-/** CONTRACT §2.4, §2.6 (common rules), §2.1 resolveData for events, §6.3 ordering. */
+/** docs/world-contract.md §2.4, §2.6 (common rules), §2.1 resolveData for events, §6.3 ordering. */
 export function eventsArea({ must, should }: Area): void {
   must('events.get returns an event by run and event id', async ({ world }) => {
     const runId = await runningRun(world);

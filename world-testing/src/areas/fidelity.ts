@@ -5,7 +5,7 @@ import { allBytes, bytesEqual, dataOf, newHookId, newStepId, newWaitId, nonce, p
 
 const NUL = '\u0000';
 
-/** CONTRACT §5 (data representation): bytes, U+0000, Dates, structured eventData, names. */
+/** docs/world-contract.md §5 (data representation): bytes, U+0000, Dates, structured eventData, names. */
 export function fidelityArea({ must, should }: Area): void {
   must('Uint8Array payloads round-trip byte-exactly (every byte value, and 1 MiB) in every payload field', async ({ world }) => {
     for (const bytes of [allBytes(), randomPayload(1024 * 1024)]) {

@@ -15,7 +15,7 @@ import {
   settle,
 } from '../util.js';
 
-/** CONTRACT §2.5, §3.1 (hook and wait), §3.2 hook_* and wait_* events, §6.4. */
+/** docs/world-contract.md §2.5, §3.1 (hook and wait), §3.2 hook_* and wait_* events, §6.4. */
 export function hooksArea({ must }: Area): void {
   must('hook_created creates a live hook with the required string fields; isWebhook defaults to false', async ({ world }) => {
     const runId = await runningRun(world);

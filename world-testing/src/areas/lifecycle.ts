@@ -54,7 +54,7 @@ function resolveLocal(cwd: string): string {
 
 const FUNCTIONS = ['getDeploymentId', 'queue', 'createQueueHandler', 'writeToStream', 'closeStream', 'readFromStream', 'listStreamsByRunId', 'getStreamChunks', 'getStreamInfo'] as const;
 
-/** CONTRACT §1.2–1.3 (construction), §2.9 (lifecycle). */
+/** docs/world-contract.md §1.2–1.3 (construction), §2.9 (lifecycle). */
 export function lifecycleArea({ must, capabilities, module }: Area): void {
   const noSecond = capabilities.multipleInstances ? false : 'capability multipleInstances is off';
   const noModule = module ? false : 'needs the World as a module specifier (the CLI passes one)';

@@ -149,7 +149,7 @@ async function walk(fixture: Fixture, sortOrder: Order | undefined, limit: numbe
   return { ids: pages.flatMap((p) => p.ids), pages };
 }
 
-/** CONTRACT §2.1 (pagination and cursors) for every list call, plus §8 listing. */
+/** docs/world-contract.md §2.1 (pagination and cursors) for every list call, plus §8 listing. */
 export function paginationArea({ must, should }: Area): void {
   for (const lister of listers) {
     must(`${lister.name}: pages of 3 reassemble creation order (asc) and its reverse (desc); hasMore is exact`, async ({ world }) => {

@@ -60,8 +60,8 @@ interface QueueRig {
 }
 
 /**
- * The runtime's arrangement (CONTRACT §1.3): handlers are created on one instance (never
- * started), `start()` is called on another, and `queue()` may come from a third.
+ * The runtime's arrangement (docs/world-contract.md §1.3): handlers are created on one
+ * instance (never started), `start()` is called on another, and `queue()` may come from a third.
  */
 let host: RouteHost | undefined;
 
@@ -92,7 +92,7 @@ function workflowMessage(runId: string, extra: Record<string, unknown> = {}): Lo
 
 const GRACE_MS = 2000;
 
-/** CONTRACT §2.7 (queue), §1.3 (instances), §6.5. */
+/** docs/world-contract.md §2.7 (queue), §1.3 (instances), §6.5. */
 export function queueArea({ must, should, capabilities }: Area): void {
   const noQueue = capabilities.queue ? false : 'capability queue is off';
 

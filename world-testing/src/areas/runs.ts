@@ -28,7 +28,7 @@ import {
   ulidTime,
 } from '../util.js';
 
-/** CONTRACT §2.2, §3.1 (run state machine), §3.2 run_* events, §6.4. */
+/** docs/world-contract.md §2.2, §3.1 (run state machine), §3.2 run_* events, §6.4. */
 export function runsArea({ must, should }: Area): void {
   must('run_created with a client id creates a pending run and returns { event, run }', async ({ world }) => {
     const runId = newRunId();

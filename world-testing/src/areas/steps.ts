@@ -13,7 +13,7 @@ import {
 } from '../fixtures.js';
 import { arr, dataOf, type Loose, newRunId, newStepId, payload, rejection, rejectsWithName, settle } from '../util.js';
 
-/** CONTRACT §2.3, §3.1 (step state machine), §3.2 step_* events, §6.4. */
+/** docs/world-contract.md §2.3, §3.1 (step state machine), §3.2 step_* events, §6.4. */
 export function stepsArea({ must, should }: Area): void {
   must('step_created creates a pending step with attempt 0 and returns { event, step }', async ({ world }) => {
     const runId = await runningRun(world);

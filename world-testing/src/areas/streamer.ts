@@ -36,7 +36,7 @@ async function expectQuiet(reader: ReadableStreamDefaultReader<Uint8Array>, ms: 
   if (r !== 'timeout') throw new Error(r.done ? 'the stream closed, expected it to stay open' : `unexpected chunk ${text(r.value)}`);
 }
 
-/** CONTRACT §2.8 (streamer). */
+/** docs/world-contract.md §2.8 (streamer). */
 export function streamerArea({ must, should, capabilities }: Area): void {
   const off = capabilities.streamer ? false : 'capability streamer is off';
   const noSecond = off || (capabilities.multipleInstances ? false : 'capability multipleInstances is off');

@@ -1,10 +1,44 @@
 import { describe, expect, test } from 'vitest';
 import { prepareMessage } from '../../../src/queue/enqueue.js';
-import { completeDelivery, renewLeases } from '../../../src/queue/lease.js';
+import { completeDelivery } from '../../../src/queue/complete.js';
+import { claimMessages } from '../../../src/queue/claim.js';
+import { createHeartbeat, renewLeases } from '../../../src/queue/heartbeat.js';
 import { databaseUrl } from '../../helpers/db.js';
 import { internalDb, messageRows, queueWorld, spawnWorld, waitFor, WORKFLOW } from './helpers.js';
 
 describe('queue leases', () => {
+  test('the heartbeat timer extends held leases on the database and reports a lease taken over', async () => {
+    const world = queueWorld();
+    await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_beat' });
+    const db = internalDb(world.schema);
+    const [claimed] = await claimMessages(db, { limit: 1, owner: 'test', leaseMs: 60_000, kinds: ['workflow'], maxEvents: 0 });
+    const lost: string[] = [];
+    let beats = 0;
+    const heartbeat = createHeartbeat({
+      intervalMs: 50,
+      held: () => [claimed!],
+      renew: async (leases) => {
+        beats++;
+        return renewLeases(db, leases, 120_000);
+      },
+      onLost: (id) => lost.push(id),
+      onRunLeaseLost: () => {},
+    });
+    const expiry = async () => (await messageRows(world.schema))[0]!.run_at.getTime();
+    const before = await expiry();
+    heartbeat.start();
+    heartbeat.start(); // one timer however often it is started
+    await waitFor(async () => (await expiry()) > before + 30_000, 'a beat to extend the lease');
+    expect(lost).toEqual([]);
+    await db.sql.unsafe(`update "${world.schema}".messages set fence = fence + 1`); // another worker took it
+    await waitFor(() => lost.length > 0, 'the beat to notice');
+    expect(lost[0]).toBe(claimed!.id);
+    heartbeat.stop();
+    const stoppedAt = beats;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(beats).toBe(stoppedAt);
+  });
+
   test('a SIGKILLed worker: its message is redelivered after the lease expires; its stale writes are refused', async () => {
     const world = queueWorld({ queueLeaseMs: 1_000 });
     const messageId = (await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_crash' })).messageId!;

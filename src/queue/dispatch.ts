@@ -4,17 +4,17 @@ import type { QueueKind } from '@workflow/world';
 import { decode } from '../codec.js';
 import type { WorldConfig } from '../config.js';
 import type { ClaimedMessage } from './claim.js';
-import { getHandler } from './registry.js';
+import { getHandler } from './handlers.js';
 import { sign, WIRE_CONTENT_TYPE, WIRE_HEADERS } from './signing.js';
 
 /**
- * Hands one claimed message to its handler and returns the handler's result (`undefined` or
- * `{ timeoutSeconds }`); throws when the delivery failed. In-process when this process has
+ * Dispatch: hands one claimed message to its handler and returns the handler's result
+ * (`undefined` or `{ timeoutSeconds }`); throws when the delivery failed. In-process when this process has
  * registered a handler for the message's kind (no HTTP, no in-memory queue in between);
  * otherwise a signed POST to the app's well-known route, for workers that run apart from the
  * app or before a lazily loaded route has registered its handler.
  */
-export async function deliver(message: ClaimedMessage, config: WorldConfig, signal: AbortSignal): Promise<unknown> {
+export async function dispatch(message: ClaimedMessage, config: WorldConfig, signal: AbortSignal): Promise<unknown> {
   const handler = getHandler(message.kind);
   if (handler) {
     return handler(decode(message.payload), {

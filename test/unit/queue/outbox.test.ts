@@ -1,10 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import type { Db } from '../../src/db/client.js';
-import { prepareMessage } from '../../src/queue/enqueue.js';
-import { Outbox, type SentMessage } from '../../src/queue/outbox.js';
-import { currentDeliveryScope, takeRunStart, withDeliveryScope } from '../../src/queue/scope.js';
-import type { RunStartRows } from '../../src/storage/append.js';
+import type { Db } from '../../../src/db/client.js';
+import { prepareMessage } from '../../../src/queue/enqueue.js';
+import { Outbox, type SentMessage } from '../../../src/queue/outbox.js';
 
 // The outbox only compares pool and schema identities: no statement is issued here.
 const db = { sql: {}, schema: 'a' } as unknown as Db;
@@ -12,7 +10,7 @@ const step = (runId: string) =>
   prepareMessage('__wkf_step_s', { workflowName: 'w', workflowRunId: runId, workflowStartedAt: 0, stepId: 'step_1' });
 const flow = (runId: string) => prepareMessage('__wkf_workflow_w', { runId });
 
-describe('delivery outbox', () => {
+describe('Outbox', () => {
   test("holds the delivery's own run's messages on its own database, nothing else", async () => {
     const enqueued: SentMessage[][] = [];
     const outbox = new Outbox(db, 'wrun_a', async (sent) => void enqueued.push(sent), 60_000);
@@ -48,23 +46,5 @@ describe('delivery outbox', () => {
     await sleep(60);
     expect(enqueued).toEqual(['m2', 'm3']);
     expect(await retried.close()).toEqual([]);
-  });
-
-  test("the handler finds its delivery's scope through async calls, only inside the delivery; the claim's run_started answer is taken once", async () => {
-    const outbox = new Outbox(db, 'wrun_a', async () => {}, 60_000);
-    const rows = [{ outcome: 'ok' }] as unknown as RunStartRows;
-    expect(currentDeliveryScope()).toBeUndefined();
-    const seen = await withDeliveryScope({ outbox, runStart: { db, runId: 'wrun_a', rows } }, async () => {
-      await sleep(1);
-      const scope = currentDeliveryScope();
-      expect(takeRunStart(db, 'wrun_b')).toBeUndefined(); // another run
-      expect(takeRunStart({ ...db, schema: 'b' }, 'wrun_a')).toBeUndefined(); // another schema
-      expect(takeRunStart(db, 'wrun_a')).toBe(rows);
-      expect(takeRunStart(db, 'wrun_a')).toBeUndefined(); // a second run_started asks the database
-      return scope?.outbox;
-    });
-    expect(seen).toBe(outbox);
-    expect(currentDeliveryScope()).toBeUndefined();
-    expect(takeRunStart(db, 'wrun_a')).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { LATEST_VERSION, migrateDown, migrateUp, migrationStatus } from '../../../src/db/migrate.js';
+import { definitionStatus, LATEST_VERSION, migrateDown, migrateUp, migrationStatus, verifyMigrations } from '../../../src/db/migrate.js';
 import { adminSql, databaseUrl, freshSchema, testWorld } from '../../helpers/db.js';
 import { createRun, rejection } from '../../helpers/runs.js';
 
@@ -60,6 +60,39 @@ describe('migrations', () => {
       expect(await objects(), `down of migration ${version}`).toEqual(before);
       await migrateUp(sql, schema, { to: version });
     }
+  });
+
+  test('a fresh install and the upgrade path through every version produce the same catalog, function bodies included', async () => {
+    const sql = adminSql();
+    const fresh = freshSchema('mig');
+    await migrateUp(sql, fresh);
+    const upgraded = freshSchema('mig');
+    for (let version = 1; version <= LATEST_VERSION; version++) await migrateUp(sql, upgraded, { to: version });
+    const expected = await catalog(fresh);
+    expect(expected.filter((i) => i.startsWith('function')).length).toBeGreaterThan(20);
+    expect(await catalog(upgraded)).toEqual(expected);
+    expect((await definitionStatus(sql, upgraded)).every((d) => d.current)).toBe(true);
+  });
+
+  test('changed definitions are re-applied by the next migrate up, and only the functions they created are dropped', async () => {
+    const sql = adminSql();
+    const schema = freshSchema('mig');
+    await migrateUp(sql, schema);
+    const expected = await catalog(schema);
+    const ident = `"${schema}"`;
+    // an app's own function in the same schema, and a definition that is stale (as after an upgrade of the package)
+    await sql.unsafe(`create function ${ident}.app_owned() returns int language sql as 'select 1'`);
+    await sql.unsafe(`drop function ${ident}.claim_messages(int, bigint, text[], text)`);
+    await sql.unsafe(`update ${ident}.schema_definitions set checksum = 'older' where name = 'queue'`);
+    expect((await definitionStatus(sql, schema)).find((d) => d.name === 'queue')?.current).toBe(false);
+    const stale = await rejection(verifyMigrations(sql, schema));
+    expect(stale).toMatchObject({ name: 'WorldPgMigrationError', code: 'MIGRATION_PENDING' });
+    expect(stale.message).toContain('definitions/queue');
+    expect(await migrateUp(sql, schema)).toEqual([]); // no versioned migration was pending
+    const after = await catalog(schema);
+    expect(after.filter((i) => !i.includes('app_owned'))).toEqual(expected);
+    expect(after.some((i) => i.includes('app_owned'))).toBe(true);
+    await verifyMigrations(sql, schema);
   });
 
   test('concurrent migrators apply each migration exactly once', async () => {

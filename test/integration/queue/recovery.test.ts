@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { channelName } from '../../../src/db/listener.js';
-import { reconcileOnce } from '../../../src/queue/reconcile.js';
+import { reconcileOnce } from '../../../src/queue/recovery.js';
 import { createWaker } from '../../../src/queue/wake.js';
 import { adminSql } from '../../helpers/db.js';
 import { internalDb, messageRows, queueWorld, waitFor, WORKFLOW, type QueueTestWorld } from './helpers.js';

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { resolveConfig } from '../../../src/config.js';
-import { listDead, retryAllDead, retryDead } from '../../../src/queue/dlq.js';
-import { backoffMs } from '../../../src/queue/retry.js';
+import { listDead, retryAllDead, retryDead } from '../../../src/queue/dead-letters.js';
+import { backoffMs } from '../../../src/queue/backoff.js';
 import { adminSql, databaseUrl } from '../../helpers/db.js';
 import { messageRows, queueWorld, waitFor, WORKFLOW, STEP } from './helpers.js';
 

@@ -1,8 +1,8 @@
 import { getQueuePrefixKind, parseQueueName, type QueueKind } from '@workflow/world';
 import { decode } from '../codec.js';
 import { describeError } from '../log.js';
-import type { QueueHandler } from './registry.js';
-import { timeoutSecondsOf } from './retry.js';
+import { timeoutSecondsOf } from './backoff.js';
+import type { QueueHandler } from './handlers.js';
 import { MAX_CLOCK_SKEW_MS, verify, WIRE_HEADERS } from './signing.js';
 
 /**

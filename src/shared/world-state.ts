@@ -1,10 +1,10 @@
-import { resolveConfig, type WorldConfig, type WorldOptions } from './config.js';
-import { acquireDb, type Db } from './db/client.js';
-import { WorldPgError } from './errors.js';
+import { resolveConfig, type WorldConfig, type WorldOptions } from '../config.js';
+import { acquireDb, type Db } from '../db/client.js';
+import { WorldPgError } from '../errors.js';
 
 /**
  * The lazily opened resources of one World instance. Nothing happens at construction
- * (CONTRACT §1.3): the configuration is resolved and the pool opened at first use, and a
+ * (docs/world-contract.md §1.3): the configuration is resolved and the pool opened at first use, and a
  * failed first use is retried by the next one rather than cached.
  */
 export function createWorldState(options: WorldOptions) {
@@ -42,7 +42,7 @@ export function createWorldState(options: WorldOptions) {
     }
   }
 
-  return { getConfig, getDb, release, isClosed: () => closed };
+  return { getConfig, getDb, release };
 }
 
 export type WorldState = ReturnType<typeof createWorldState>;

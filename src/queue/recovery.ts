@@ -63,7 +63,7 @@ export async function reconcileOnce(db: Db, waker: Waker): Promise<ReconcileResu
       } catch (error) {
         log.warn('reconciliation cannot re-enqueue a run', { runId: run.run_id, error: describeError(error) });
       }
-      const messageId = message && (await insertMessage(tx, db, newMessageId(), message)).messageId;
+      const messageId = message && (await insertMessage(db, newMessageId(), message, tx)).messageId;
       await tx.unsafe(
         `insert into ${s}.run_redrives (run_id, last_event_ms) values ($1, $2)
          on conflict (run_id) do update set last_event_ms = excluded.last_event_ms, redriven_at = now()`,

@@ -2,7 +2,7 @@ import { setWorld } from '@workflow/core/runtime';
 import { getWorkflowRunEvents } from '@workflow/core/runtime/helpers';
 import type { Event, EventResult } from '@workflow/world';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PRELOAD_MAX_EVENTS } from '../../../src/storage/append.js';
+import { PRELOAD_MAX_EVENTS } from '../../../src/shared/run-start.js';
 import { testWorld } from '../../helpers/db.js';
 import { bytes, createRun, createStep, newRunIdForTest, rejection } from '../../helpers/runs.js';
 

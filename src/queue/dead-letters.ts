@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { quoteIdent } from '../config.js';
+import { quoteIdent } from '../db/ident.js';
 import { channelName } from '../db/listener.js';
 import { UNIQUE_VIOLATION, errorCode } from '../db/sqlstate.js';
 

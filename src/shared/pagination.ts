@@ -2,9 +2,10 @@ import type { PaginatedResponse } from '@workflow/world';
 import { worldErrors } from '../errors.js';
 
 /**
- * Keyset pagination. Cursors are opaque to callers: `<kind>.<base36 key>` for numeric keys
- * (event ids) or `<kind>.<id>` for text keys (run ids), so a cursor from another list is
- * refused with a 400 instead of silently returning the wrong page.
+ * Keyset pagination, for storage's lists and the streamer's getStreamChunks. Cursors are opaque
+ * to callers: `<kind>.<base64url of the key>`, where the key is the numeric id the list is
+ * ordered by (an events.id, or a chunk index), so a cursor from another list is refused with a
+ * 400 instead of silently returning the wrong page.
  */
 export const MAX_LIMIT = 1000;
 
@@ -17,7 +18,7 @@ export function encodeCursor(kind: string, key: string): string {
   return `${kind}.${Buffer.from(key).toString('base64url')}`;
 }
 
-export function decodeCursor(kind: string, cursor: string | undefined | null): string | undefined {
+function decodeCursor(kind: string, cursor: string | undefined | null): string | undefined {
   if (cursor === undefined || cursor === null || cursor === '') return undefined;
   const prefix = `${kind}.`;
   if (typeof cursor !== 'string' || !cursor.startsWith(prefix)) {
