@@ -21,7 +21,7 @@ export function storageAgg(storage, target, clients, field) {
   return aggregate(reps.map((r) => r[field]));
 }
 
-/** Every target of issue 8 that this run measured: [label, ours, reference, ratio, goal, met]. */
+/** Every performance target that this run measured: [label, ours, reference, ratio, goal, met]. */
 export function targetRows(r) {
   const rows = [];
   const s = r.scenarios.storage;
@@ -89,7 +89,7 @@ export function renderMarkdown(r) {
   L.push('');
   const rows = targetRows(r);
   if (rows.length) {
-    L.push('## Targets (issue 8)', '', '| Target | This World | Reference | Ratio | Goal | Status |', '|---|---:|---:|---:|---|---|');
+    L.push('## Targets', '', '| Target | This World | Reference | Ratio | Goal | Status |', '|---|---:|---:|---:|---|---|');
     for (const [label, ours, ref, ratio, goal, met] of rows) L.push(`| ${label} | ${ours} | ${ref} | ${ratio === null ? '' : x(ratio)} | ${goal} | ${ok(met)} |`);
     L.push('');
   }

@@ -131,7 +131,7 @@ function updateReadme(results) {
   const text = readFileSync(file, 'utf8');
   const md = renderMarkdown(results);
   const head = md.split('\n').slice(2, 3).join('\n'); // the line with date, machine, PostgreSQL
-  const targets = md.slice(md.indexOf('## Targets'), md.indexOf('\n## ', md.indexOf('## Targets') + 5)).replace('## Targets (issue 8)', '').trim();
+  const targets = md.slice(md.indexOf('## Targets'), md.indexOf('\n## ', md.indexOf('## Targets') + 5)).replace('## Targets', '').trim();
   const block = `<!-- latest:start -->\n${head}\n\n${targets}\n<!-- latest:end -->`;
   writeFileSync(file, text.replace(/<!-- latest:start -->[\s\S]*<!-- latest:end -->/, block));
 }

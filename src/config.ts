@@ -11,7 +11,7 @@ import { formatIssues } from './validation.js';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
-export const ConfigSchema = z.object({
+const ConfigSchema = z.object({
   connectionString: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
   listenConnectionString: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
   schema: z

@@ -10,7 +10,7 @@ import { describeError, log } from './log.js';
  */
 const BATCH = 500;
 
-export async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise<number> {
+async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise<number> {
   let total = 0;
   for (;;) {
     // A transaction lock on the schema's retention key: replicas never delete the same batch.

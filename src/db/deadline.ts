@@ -12,7 +12,7 @@ import { log } from '../log.js';
 export const DEADLINE_CODE = 'QUERY_DEADLINE';
 
 /** Longer than any healthy queue statement on a loaded machine, short next to a lease. */
-export const QUEUE_STATEMENT_DEADLINE_MS = 15_000;
+const QUEUE_STATEMENT_DEADLINE_MS = 15_000;
 
 /** The deadline of a queue statement, for `query` / `callFunction` (statement.ts). */
 export const queueDeadline = (what: string) => ({ ms: QUEUE_STATEMENT_DEADLINE_MS, what });

@@ -63,7 +63,7 @@ const DEFINITIONS: readonly Definition[] = [...DEFINITION_FILES]
 export const LATEST_VERSION = MIGRATIONS.length;
 
 /** SQL text of a migration or definition for `schema`. */
-export function renderMigration(text: string, schema: string): string {
+function renderMigration(text: string, schema: string): string {
   const ident = quoteIdent(schema);
   return renderConstants(text).replace(/:WORLD_SCHEMA\b/g, () => ident);
 }

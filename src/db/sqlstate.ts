@@ -1,8 +1,10 @@
+import { DEADLINE_CODE } from './deadline.js';
+
 /**
  * SQLSTATE and driver codes the World reacts to. Matched by code, never by message text.
  */
 /** The server rolled the statement back; running it again is always safe. */
-export const ROLLED_BACK_CODES = new Set([
+const ROLLED_BACK_CODES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '53300', // too_many_connections
@@ -13,7 +15,7 @@ export const ROLLED_BACK_CODES = new Set([
 ]);
 
 /** The connection failed; a write may or may not have committed before the reply was lost. */
-export const CONNECTION_CODES = new Set([
+const CONNECTION_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
@@ -24,7 +26,7 @@ export const CONNECTION_CODES = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'QUERY_DEADLINE', // src/db/deadline.ts: the statement may still run or have run
+  DEADLINE_CODE, // deadline.ts: the statement may still run or have run
 ]);
 
 /** The connection was refused before anything was sent: safe to retry any statement. */
@@ -37,7 +39,7 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export function isTransient(error: unknown): boolean {
+function isTransient(error: unknown): boolean {
   const code = errorCode(error);
   return code !== undefined && (ROLLED_BACK_CODES.has(code) || CONNECTION_CODES.has(code));
 }

@@ -19,7 +19,7 @@ export interface SentMessage {
   message: NewMessage;
 }
 
-export const EAGER_FLUSH_MS = 50;
+const EAGER_FLUSH_MS = 50;
 
 export class Outbox {
   private sent: SentMessage[] = [];

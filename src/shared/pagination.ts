@@ -7,7 +7,7 @@ import { worldErrors } from '../errors.js';
  * ordered by (an events.id, or a chunk index), so a cursor from another list is refused with a
  * 400 instead of silently returning the wrong page.
  */
-export const MAX_LIMIT = 1000;
+const MAX_LIMIT = 1000;
 
 export function clampLimit(limit: number | undefined, fallback: number): number {
   if (limit === undefined || !Number.isFinite(limit)) return fallback;
@@ -34,6 +34,25 @@ export function decodeNumericCursor(kind: string, cursor: string | undefined | n
   const key = decodeCursor(kind, cursor);
   if (key !== undefined && !/^\d{1,19}$/.test(key)) throw worldErrors.badRequest('invalid cursor');
   return key;
+}
+
+/**
+ * A list call's keyset: how many rows to return, the key to continue after (from the cursor),
+ * the sort order and the comparison that continues it.
+ */
+export function keysetOf(
+  pagination: { limit?: number; cursor?: string | null; sortOrder?: 'asc' | 'desc' } | undefined,
+  kind: string,
+  defaultLimit: number,
+  defaultOrder: 'asc' | 'desc',
+) {
+  const order = pagination?.sortOrder ?? defaultOrder;
+  return {
+    limit: clampLimit(pagination?.limit, defaultLimit),
+    after: decodeNumericCursor(kind, pagination?.cursor),
+    order,
+    past: order === 'asc' ? ('>' as const) : ('<' as const),
+  };
 }
 
 /**

@@ -25,7 +25,7 @@ const bytesFromJson = (v: unknown): Uint8Array | null =>
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
 /** `{ message, stack }` from an event's `error`, which may be a string or an object. */
-export function structuredError(data: EventData, code?: string) {
+function structuredError(data: EventData, code?: string) {
   const raw = data?.error as unknown;
   const message =
     typeof raw === 'string'
@@ -88,7 +88,7 @@ export function toStep(row: EntityRow, resolveData: ResolveData): Step {
   return step as unknown as Step;
 }
 
-export const HOOK_OWNER = { ownerId: 'postgres-owner', projectId: 'postgres-project', environment: 'postgres' };
+const HOOK_OWNER = { ownerId: 'postgres-owner', projectId: 'postgres-project', environment: 'postgres' };
 
 export function toHook(row: EntityRow, resolveData: ResolveData): Hook {
   const h = row.entity;

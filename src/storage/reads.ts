@@ -19,7 +19,7 @@ import type { Db } from '../db/client.js';
 import { qb, run } from '../db/kysely.js';
 import { withRetry } from '../db/transient-retry.js';
 import { worldErrors } from '../errors.js';
-import { clampLimit, decodeNumericCursor, toPage } from '../shared/pagination.js';
+import { keysetOf, toPage } from '../shared/pagination.js';
 import { toEvent, toHook, toRun, toStep, type EntityRow, type EventRow } from './entities.js';
 import { eventPage } from './event-page.js';
 import { ReadSchemas, validate } from './params.js';
@@ -32,16 +32,13 @@ import { ReadSchemas, validate } from './params.js';
 const DEFAULT_LIMIT = { runs: 20, steps: 20, hooks: 100, events: 1000 } as const;
 
 type WithData = { entity: unknown; input_data: Uint8Array | null; result_data: Uint8Array | null; error_data?: Uint8Array | null };
-const asc = (order: 'asc' | 'desc' | undefined, fallback: 'asc' | 'desc') => (order ?? fallback) === 'asc';
 
 export function createReads(getDb: () => Promise<Db>) {
   const rd = (p?: { resolveData?: ResolveData }): ResolveData => p?.resolveData ?? 'all';
 
   async function listRuns(params: ListWorkflowRunsParams = {}): Promise<PaginatedResponse<WorkflowRun>> {
     const db = await getDb();
-    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.runs);
-    const up = asc(params.pagination?.sortOrder, 'desc');
-    const after = decodeNumericCursor('r', params.pagination?.cursor);
+    const { limit, after, order, past } = keysetOf(params.pagination, 'r', DEFAULT_LIMIT.runs, 'desc');
     const resolve = rd(params);
     let q = qb
       .withSchema(db.schema)
@@ -57,11 +54,11 @@ export function createReads(getDb: () => Promise<Db>) {
         ),
       )
       .select([rawSql`to_jsonb(r)`.as('entity'), 'ei.data as input_data', 'er.data as result_data', 'r.input_event'])
-      .orderBy('r.input_event', up ? 'asc' : 'desc')
+      .orderBy('r.input_event', order)
       .limit(limit + 1);
     if (params.workflowName) q = q.where('r.workflow_name', '=', params.workflowName);
     if (params.status) q = q.where('r.status', '=', params.status);
-    if (after) q = q.where('r.input_event', up ? '>' : '<', after);
+    if (after) q = q.where('r.input_event', past, after);
     const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 'r', (r) => r.input_event, (r) => toRun(r as EntityRow, resolve));
   }
@@ -95,9 +92,7 @@ export function createReads(getDb: () => Promise<Db>) {
 
   async function listSteps(params: ListWorkflowRunStepsParams): Promise<PaginatedResponse<Step>> {
     const db = await getDb();
-    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.steps);
-    const up = asc(params.pagination?.sortOrder, 'desc');
-    const after = decodeNumericCursor('s', params.pagination?.cursor);
+    const { limit, after, order, past } = keysetOf(params.pagination, 's', DEFAULT_LIMIT.steps, 'desc');
     const resolve = rd(params);
     let q = qb
       .withSchema(db.schema)
@@ -117,9 +112,9 @@ export function createReads(getDb: () => Promise<Db>) {
         'st.input_event',
       ])
       .where('st.run_id', '=', params.runId)
-      .orderBy('st.input_event', up ? 'asc' : 'desc')
+      .orderBy('st.input_event', order)
       .limit(limit + 1);
-    if (after) q = q.where('st.input_event', up ? '>' : '<', after);
+    if (after) q = q.where('st.input_event', past, after);
     const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 's', (r) => r.input_event, (r) => toStep(r as EntityRow, resolve));
   }
@@ -139,9 +134,7 @@ export function createReads(getDb: () => Promise<Db>) {
 
   async function listHooks(params: ListHooksParams): Promise<PaginatedResponse<Hook>> {
     const db = await getDb();
-    const limit = clampLimit(params.pagination?.limit, DEFAULT_LIMIT.hooks);
-    const up = asc(params.pagination?.sortOrder, 'asc');
-    const after = decodeNumericCursor('h', params.pagination?.cursor);
+    const { limit, after, order, past } = keysetOf(params.pagination, 'h', DEFAULT_LIMIT.hooks, 'asc');
     const resolve = rd(params);
     let q = qb
       .withSchema(db.schema)
@@ -155,10 +148,10 @@ export function createReads(getDb: () => Promise<Db>) {
         rawSql`null::bytea`.as('result_data'),
         'h.input_event',
       ])
-      .orderBy('h.input_event', up ? 'asc' : 'desc')
+      .orderBy('h.input_event', order)
       .limit(limit + 1);
     if (params.runId) q = q.where('h.run_id', '=', params.runId);
-    if (after) q = q.where('h.input_event', up ? '>' : '<', after);
+    if (after) q = q.where('h.input_event', past, after);
     const rows = await run<WithData & { input_event: string }>(db, q);
     return toPage(rows, limit, 'h', (r) => r.input_event, (r) => toHook(r as EntityRow, resolve));
   }
@@ -168,18 +161,16 @@ export function createReads(getDb: () => Promise<Db>) {
     pagination: ListEventsParams['pagination'],
   ): Promise<{ rows: EventRow[]; limit: number }> {
     const db = await getDb();
-    const limit = clampLimit(pagination?.limit, DEFAULT_LIMIT.events);
-    const up = asc(pagination?.sortOrder, 'asc');
-    const after = decodeNumericCursor('e', pagination?.cursor);
+    const { limit, after, order, past } = keysetOf(pagination, 'e', DEFAULT_LIMIT.events, 'asc');
     let q = qb
       .withSchema(db.schema)
       .selectFrom('events')
       .selectAll()
-      .orderBy('id', up ? 'asc' : 'desc')
+      .orderBy('id', order)
       .limit(limit + 1);
     if (filter.runId) q = q.where('run_id', '=', filter.runId);
     if (filter.correlationId !== undefined) q = q.where('correlation_id', '=', filter.correlationId);
-    if (after) q = q.where('id', up ? '>' : '<', after);
+    if (after) q = q.where('id', past, after);
     return { rows: await run<EventRow>(db, q), limit };
   }
 

@@ -5,7 +5,7 @@ import { keyHolderSql } from '../../../src/queue/enqueue.js';
 import { adminSql, databaseUrl } from '../../helpers/db.js';
 import { queueWorld, STEP, WORKFLOW } from './helpers.js';
 
-/** Every hot statement of the queue is served by the index named in migrations/0002_queue.up.sql. */
+/** Every hot statement of the queue is served by the index named in migrations/0002_queue.up.sql (the statements: migrations/definitions/queue.sql). */
 describe('queue query plans', () => {
   test('claim, next due and idempotency lookups scan their indexes', async () => {
     const world = queueWorld();

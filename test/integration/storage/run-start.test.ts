@@ -7,7 +7,7 @@ import { testWorld } from '../../helpers/db.js';
 import { bytes, createRun, createStep, newRunIdForTest, rejection } from '../../helpers/runs.js';
 
 /**
- * run_started returns the run's event log with the run (migrations/0004_run_started_log), so the
+ * run_started returns the run's event log with the run (migrations/definitions/run-start.sql), so the
  * runtime replays without an events.list call. These tests hold the preloaded log to exactly what
  * events.list returns, and drive the runtime's own loader (getWorkflowRunEvents) for the cursor and
  * for the fallback when the log is too long to preload.

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { adminSql, freshSchema, testWorld } from '../../helpers/db.js';
 import { newStream } from './helpers.js';
 
-/** What keeps an append cheap in the database (migrations/0006_stream_write_cost). */
+/** What keeps an append cheap in the database (migrations/0003_streams.up.sql). */
 describe('streamer: append cost', () => {
   test('no index of streams covers a column an append updates, so its updates can be HOT', async () => {
     const schema = freshSchema();
