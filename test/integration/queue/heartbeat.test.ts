@@ -75,8 +75,13 @@ describe('queue leases', () => {
     expect((await completeDelivery(db, stale, 'done', { sent })).finished).toBe('lost');
     expect((await completeDelivery(db, stale, 'retry', { delayMs: 0, error: 'x', sent })).finished).toBe('lost');
     expect(await renewLeases(db, [{ id: messageId, fence: '1' }], 60_000)).toEqual({ lost: [messageId], runLeaseLost: [] });
+    // every field but run_at, which the live delivery's heartbeat moves: the stale renewal did not
+    // push it to a minute away (this World's lease is 1 s)
     const [unchanged] = await messageRows(world.schema);
-    expect(unchanged).toEqual(reclaimed);
+    const { run_at: expiresAt, ...fields } = unchanged!;
+    const { run_at: _reclaimedAt, ...reclaimedFields } = reclaimed!;
+    expect(fields).toEqual(reclaimedFields);
+    expect(expiresAt.getTime()).toBeLessThan(Date.now() + 30_000);
 
     release();
     await waitFor(async () => (await messageRows(world.schema)).length === 0, 'completion');
@@ -84,18 +89,32 @@ describe('queue leases', () => {
   });
 
   test('heartbeats keep a long delivery leased: no second delivery while it runs', async () => {
-    const world = queueWorld({ queueLeaseMs: 600 });
+    // The handler runs until the lease it started with has been renewed past three lease lengths,
+    // however long that takes: a slow machine makes the test slower, not wrong. A beat every 1 s
+    // keeps a 3 s lease, so only a stall of 2 s between beats could lose it.
+    const leaseMs = 3_000;
+    const world = queueWorld({ queueLeaseMs: leaseMs });
     let calls = 0;
+    let renewals = 0;
     world.createQueueHandler(WORKFLOW, async () => {
       calls++;
-      await new Promise((resolve) => setTimeout(resolve, 2_500)); // four lease lengths
+      const [row] = await messageRows(world.schema);
+      const first = row!.run_at.getTime();
+      let last = first;
+      await waitFor(async () => {
+        const now = (await messageRows(world.schema))[0]!.run_at.getTime();
+        if (now > last) renewals++;
+        last = now;
+        return now > first + 3 * leaseMs;
+      }, 'three lease lengths of renewals', 120_000);
     });
     await world.start();
     await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_long' });
-    await waitFor(async () => calls === 1 && (await messageRows(world.schema)).length === 0, 'completion');
+    await waitFor(async () => calls === 1 && (await messageRows(world.schema)).length === 0, 'completion', 120_000);
     expect(calls).toBe(1);
+    expect(renewals).toBeGreaterThanOrEqual(3);
     expect(world.queueMetrics()).toMatchObject({ delivered: 1, leaseLost: 0 });
-  });
+  }, 180_000);
 
   test('stop() waits for deliveries up to shutdownTimeoutMs, then releases their leases at once', async () => {
     const a = queueWorld({ shutdownTimeoutMs: 300, queueLeaseMs: 60_000 });

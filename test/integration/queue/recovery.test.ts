@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { channelName } from '../../../src/db/listener.js';
@@ -7,7 +6,22 @@ import { createWaker } from '../../../src/queue/wake.js';
 import { adminSql } from '../../helpers/db.js';
 import { internalDb, messageRows, queueWorld, waitFor, WORKFLOW, type QueueTestWorld } from './helpers.js';
 
-const GRACE = 300;
+/**
+ * The grace period: a run is re-driven only after this long without an event. Tests do not
+ * wait it out; they move a run's clock instead (`age`), so a stalled machine cannot make a run
+ * look quiet, or busy, when the test says otherwise.
+ */
+const GRACE = 60_000;
+
+/** Moves the runs' latest event (and their waits' due times) `ms` into the past. */
+async function age(world: QueueTestWorld, runIds: string[], ms = GRACE + 1_000): Promise<void> {
+  const s = `"${world.schema}"`;
+  await adminSql().unsafe(`update ${s}.runs set last_event_ms = last_event_ms - $2 where run_id = any($1)`, [runIds, ms]);
+  await adminSql().unsafe(
+    `update ${s}.waits set resume_at = resume_at - $2 * interval '1 millisecond' where run_id = any($1)`,
+    [runIds, ms],
+  );
+}
 
 async function createRun(world: QueueTestWorld, opts: { started?: boolean; workflowName?: string } = {}): Promise<string> {
   const runId = `wrun_${ulid()}`;
@@ -47,32 +61,37 @@ describe('reconciliation', () => {
     });
     const finished = await createRun(world, { started: true });
     await world.events.create(finished, { eventType: 'run_completed', eventData: { output: new Uint8Array([2]) } });
-    await sleep(GRACE + 50);
+    // a minute passes for all of them (the sleeping run's wait is still an hour away: 59 minutes)
+    await age(world, [stranded, pending, withMessage, sleeping, overdue, finished]);
     const recent = await createRun(world, { started: true });
 
     const first = await reconcile(world);
     expect(first?.redriven.sort()).toEqual([stranded, pending, overdue].sort());
     const rows = (await messageRows(world.schema)).filter((r) => r.run_id !== withMessage);
     expect(rows.map((r) => r.queue_name)).toEqual(Array(3).fill(`${WORKFLOW}workflow//./src/wf//main`));
-    expect(rows.every((r) => r.state === 'pending' && r.idempotency_key?.startsWith('reconcile:'))).toBe(true);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row).toMatchObject({ state: 'pending' });
+      expect(row.idempotency_key).toMatch(/^reconcile:wrun_/);
+    }
 
     // the re-driven messages are gone (delivered), the logs did not change: nothing to do again
     await adminSql().unsafe(`delete from "${world.schema}".messages where run_id = any($1)`, [[stranded, pending, overdue]]);
     expect((await reconcile(world))?.redriven).toEqual([]);
-    await sleep(GRACE + 50); // now the recent run has been quiet long enough too
+    await age(world, [recent]); // now the recent run has been quiet long enough too
     expect((await reconcile(world))?.redriven).toEqual([recent]);
     expect((await reconcile(world))?.redriven).toEqual([]);
 
     // progress (a new event) and then silence again: re-driven once more
     await world.events.create(stranded, { eventType: 'step_created', correlationId: 'step_1', eventData: { stepName: 's', input: new Uint8Array() } });
-    await sleep(GRACE + 50);
+    expect((await reconcile(world))?.redriven).toEqual([]); // not quiet yet
+    await age(world, [stranded]);
     expect((await reconcile(world))?.redriven).toEqual([stranded]);
   });
 
   test('one process at a time: a round is skipped while another holds it', async () => {
     const world = queueWorld();
-    await createRun(world, { started: true });
-    await sleep(GRACE + 50);
+    await age(world, [await createRun(world, { started: true })]);
     const sql = adminSql();
     await sql.begin(async (tx) => {
       await tx.unsafe(`select pg_advisory_xact_lock(hashtextextended($1, 0))`, [`workflow-world-postgres:reconcile:${world.schema}`]);
@@ -88,20 +107,25 @@ describe('reconciliation', () => {
       seen.push((message as { runId: string }).runId);
     });
     const runId = await createRun(world, { started: true });
+    await age(world, [runId]); // stranded a minute ago: the round at start re-drives it
     await world.start();
     await waitFor(() => seen.includes(runId), 'the re-driven delivery');
     expect(world.queueMetrics().reconciled).toBe(1);
   });
 
-  test('finished messages are swept once their idempotency window has passed', async () => {
-    const world = queueWorld({ queueIdempotencyWindowMs: 200 });
+  test('finished messages are swept once their idempotency window has passed, not before', async () => {
+    const windowMs = 60_000;
+    const world = queueWorld({ queueIdempotencyWindowMs: windowMs });
     world.createQueueHandler(WORKFLOW, async () => {});
     await world.start();
     await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_sweep' }, { idempotencyKey: 'k-sweep' });
     await waitFor(async () => (await messageRows(world.schema))[0]?.state === 'done', 'done');
-    await sleep(250);
-    const db = internalDb(world.schema, { queueIdempotencyWindowMs: 200 });
-    expect((await reconcileOnce(db, createWaker(db, channelName(world.schema, 'queue'))))?.swept).toBe(1);
+    const db = internalDb(world.schema, { queueIdempotencyWindowMs: windowMs });
+    const round = async () => (await reconcileOnce(db, createWaker(db, channelName(world.schema, 'queue'))))?.swept;
+    expect(await round()).toBe(0);
+    expect(await messageRows(world.schema)).toHaveLength(1);
+    await adminSql().unsafe(`update "${world.schema}".messages set finished_at = finished_at - interval '61 seconds'`);
+    expect(await round()).toBe(1);
     expect(await messageRows(world.schema)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import type { World } from '@workflow/world';
 import { expect } from 'vitest';
 import type { Area } from '../area.js';
 import { createRun, runningRun, send, startRun } from '../fixtures.js';
-import { type Loose, newRunId, payload, readAll, text, ulid } from '../util.js';
+import { type Loose, newRunId, payload, readAll, rejection, text, ulid } from '../util.js';
 
 /**
  * A child process that loads the World as the runtime does, runs `body` and must then exit on
@@ -74,7 +74,7 @@ export function lifecycleArea({ must, capabilities, module }: Area): void {
     await create(runId, { eventType: 'run_created', specVersion: 3, eventData: { deploymentId: 'd', workflowName: 'w', input: payload(1) } } as Loose);
     expect((await get(runId)).runId).toBe(runId);
     expect((await list({ runId })).data).toEqual([]);
-    await getByToken('no-such-token').catch((e: Loose) => expect(e?.name).toBe('HookNotFoundError'));
+    expect(await rejection(getByToken('no-such-token'))).toMatchObject({ name: 'HookNotFoundError' });
     const name = `strm_${ulid()}`;
     await writeToStream(name, runId, 'x');
     await closeStream(name, runId);
