@@ -10,7 +10,10 @@ import { describeError, log } from './log.js';
  */
 const BATCH = 500;
 
-async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise<number> {
+/** How often a started World cleans up: hourly. */
+export const RETENTION_INTERVAL_MS = 3_600_000;
+
+export async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise<number> {
   let total = 0;
   for (;;) {
     // A transaction lock on the schema's retention key: replicas never delete the same batch.
@@ -39,7 +42,7 @@ async function deleteFinishedRuns(db: Db, olderThanDays: number): Promise<number
 }
 
 /** Runs the cleanup now and then every `intervalMs` until stopped; failures are logged. */
-export function startRetention(getDb: () => Promise<Db>, days: number, intervalMs = 3_600_000): () => void {
+export function startRetention(getDb: () => Promise<Db>, days: number, intervalMs = RETENTION_INTERVAL_MS): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const tick = async () => {

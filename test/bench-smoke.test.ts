@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
-import { databaseUrl } from './helpers/db.js';
+import { quoteIdent } from '../src/db/ident.js';
+import { adminSql, databaseUrl } from './helpers/db.js';
 
 /**
  * `npm run bench -- --quick` completes and writes its report. Only completion is checked: the
@@ -13,9 +15,11 @@ import { databaseUrl } from './helpers/db.js';
  */
 test('the quick benchmark run completes and writes its report', async () => {
   const out = mkdtempSync(join(tmpdir(), 'wwp-bench-smoke-'));
+  // databases of its own, so that a suite running beside this one does not share them
+  const prefix = `wwp_smoke_${randomBytes(4).toString('hex')}`;
   try {
     await promisify(execFile)(process.execPath, ['bench/run.mjs', '--quick', `--out=${out}`], {
-      env: { ...process.env, WORKFLOW_POSTGRES_URL: databaseUrl },
+      env: { ...process.env, WORKFLOW_POSTGRES_URL: databaseUrl, WWP_BENCH_DB_PREFIX: prefix },
       maxBuffer: 16 << 20,
     });
     const report = readFileSync(join(out, 'latest.md'), 'utf8');
@@ -24,5 +28,8 @@ test('the quick benchmark run completes and writes its report', async () => {
     expect(Object.keys(results).length).toBeGreaterThan(0);
   } finally {
     rmSync(out, { recursive: true, force: true });
+    const sql = adminSql();
+    const dbs = await sql<{ datname: string }[]>`select datname from pg_database where starts_with(datname, ${prefix})`;
+    for (const { datname } of dbs) await sql.unsafe(`drop database if exists ${quoteIdent(datname)} with (force)`);
   }
 }, 300_000);

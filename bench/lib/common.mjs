@@ -4,11 +4,16 @@ import postgres from 'postgres';
 
 export const BASE_URL = process.env.WORKFLOW_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** One database per contestant, so that pg_stat_database counts only its own traffic. */
+/**
+ * One database per contestant, so that pg_stat_database counts only its own traffic. Their names
+ * start with WWP_BENCH_DB_PREFIX (default `wwp_bench`), so that runs beside each other (the test
+ * suite's quick run next to another) do not share databases.
+ */
+const PREFIX = process.env.WWP_BENCH_DB_PREFIX || 'wwp_bench';
 export const DATABASES = {
-  ours: 'wwp_bench_ours',
-  anchor: 'wwp_bench_anchor',
-  raw: 'wwp_bench_raw',
+  ours: `${PREFIX}_ours`,
+  anchor: `${PREFIX}_anchor`,
+  raw: `${PREFIX}_raw`,
 };
 
 /** The URL of `database` on the configured server (same host, port and credentials). */

@@ -114,6 +114,26 @@ describe('migrations', () => {
     expect((await migrationStatus(adminSql(), schema))[0]?.changed).toBe(true);
   });
 
+  test('a migration that fails applies nothing (MIGRATION_FAILED), and a schema newer than the package is refused', async () => {
+    const sql = adminSql();
+    const schema = freshSchema('mig');
+    await sql.unsafe(`create schema "${schema}"; create table "${schema}".streams (taken int)`); // 0003 cannot create it
+    const failed = await rejection(migrateUp(sql, schema));
+    expect(failed).toMatchObject({ name: 'WorldPgMigrationError', code: 'MIGRATION_FAILED', status: 500 });
+    expect(failed.message).toContain('0003_streams');
+    // one transaction: 0001 and 0002 were rolled back with it
+    expect((await migrationStatus(sql, schema)).map((m) => m.applied)).toEqual(Array(LATEST_VERSION).fill(false));
+    const [runs] = await sql`select to_regclass(${`"${schema}".runs`}) as t`;
+    expect(runs?.t).toBeNull();
+
+    const newer = freshSchema('mig');
+    await migrateUp(sql, newer);
+    await sql.unsafe(`insert into "${newer}".schema_migrations (version, name, checksum) values (99, 'from_the_future', 'x')`);
+    const refused = await rejection(migrateUp(sql, newer));
+    expect(refused).toMatchObject({ code: 'MIGRATION_FAILED' });
+    expect(refused.message).toContain('newer than this package knows');
+  });
+
   test('two schemas in one database stay isolated, whatever their names', async () => {
     const a = testWorld({ schema: freshSchema('Mixed Case "quoted"') });
     const b = testWorld({ schema: freshSchema('iso') });

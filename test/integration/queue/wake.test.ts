@@ -1,5 +1,9 @@
+import postgres from 'postgres';
 import { describe, expect, test } from 'vitest';
-import { messageRows, queueWorld, waitFor, WORKFLOW } from './helpers.js';
+import { channelName } from '../../../src/db/listener.js';
+import { createWaker } from '../../../src/queue/wake.js';
+import { databaseUrl, freshSchema } from '../../helpers/db.js';
+import { internalDb, messageRows, queueWorld, waitFor, WORKFLOW } from './helpers.js';
 
 /**
  * Wake-ups (src/queue/wake.ts and the NOTIFYs of migrations/definitions/queue.sql). Every World
@@ -33,6 +37,7 @@ describe('wake-ups', () => {
     await enqueuer.queue(`${WORKFLOW}wf`, { runId: 'wrun_retried' });
     await waitFor(() => handled.includes('wrun_retried#2'), 'the retry');
     expect(handled).toEqual(['wrun_before_handler#1', 'wrun_enqueued#1', 'wrun_retried#1', 'wrun_retried#2']);
+    await waitFor(async () => (await messageRows(worker.schema)).length === 0, 'the retry to finish');
     expect(worker.queueMetrics()).toMatchObject({ delivered: 3, retried: 1 });
   });
 
@@ -58,5 +63,31 @@ describe('wake-ups', () => {
     expect(seen.slice(0, 1)).toEqual(['1#1']);
     expect(seen.slice(1).sort()).toEqual(['1#1', '2#1']);
     expect(b.queueMetrics().delivered).toBe(2);
+  });
+
+  test('a burst of wake-ups sends at most one NOTIFY per 10 ms, and the last one is never dropped', async () => {
+    const schema = freshSchema();
+    const channel = channelName(schema, 'queue');
+    const listener = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    let received = 0;
+    await listener.listen(channel, () => void received++);
+    try {
+      const waker = createWaker(internalDb(schema), channel);
+      const startedAt = Date.now();
+      for (let i = 0; i < 300; i++) {
+        await waker.wake();
+        if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await waker.flush(); // the trailing one of the burst
+      const elapsed = Date.now() - startedAt;
+      await waitFor(() => received > 0, 'the notifications');
+      await new Promise((resolve) => setTimeout(resolve, 200)); // late deliveries of the burst
+      // counted against the burst's own duration: a slow machine allows more, never fewer
+      expect(received).toBeGreaterThanOrEqual(1);
+      expect(received).toBeLessThanOrEqual(Math.ceil(elapsed / 10) + 2);
+      expect(received).toBeLessThan(300);
+    } finally {
+      await listener.end({ timeout: 1 });
+    }
   });
 });

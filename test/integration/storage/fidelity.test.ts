@@ -121,4 +121,18 @@ describe('stale-snapshot guard (stateUpdatedAt)', () => {
     expect((await rejection(world.events.create(runId, { eventType: 'run_completed', eventData: { output: bytes() } }, { stateUpdatedAt: snapshot }))).name).toBe('PreconditionFailedError');
     expect((await world.events.create(runId, { eventType: 'run_completed', eventData: { output: bytes() } }, { stateUpdatedAt: marker })).run?.status).toBe('completed');
   });
+
+  test('a hook delivery moves the marker too: a create from a snapshot older than hook_received is PreconditionFailedError', async () => {
+    const runId = await createRun(world, { started: true });
+    const hookId = `hook_${runId}`;
+    await world.events.create(runId, { eventType: 'hook_created', correlationId: hookId, eventData: { token: `tok-${runId}` } });
+    const snapshot = Date.now() - 60_000;
+    const { event } = await world.events.create(runId, { eventType: 'hook_received', correlationId: hookId, eventData: { payload: bytes(1) } });
+    const stale = await rejection(
+      world.events.create(runId, { eventType: 'step_created', correlationId: 'step_late', eventData: { stepName: 's', input: bytes() } }, { stateUpdatedAt: snapshot }),
+    );
+    expect(stale).toMatchObject({ name: 'PreconditionFailedError', status: 412 });
+    const ok = await world.events.create(runId, { eventType: 'step_created', correlationId: 'step_ok', eventData: { stepName: 's', input: bytes() } }, { stateUpdatedAt: event!.createdAt.getTime() });
+    expect(ok.step?.stepId).toBe('step_ok');
+  });
 });

@@ -62,6 +62,33 @@ describe('pagination', () => {
     expect((await world.hooks.list({ runId })).data.map((h) => h.hookId)).toEqual(['hook_1', 'hook_2']);
   });
 
+  test('default page sizes: runs 20, steps 20, hooks 100, events 1000', async () => {
+    const workflowName = `workflow//page-sizes//${Date.now()}`;
+    for (let i = 0; i < 21; i++) await createRun(world, { workflowName });
+    const runs = await world.runs.list({ workflowName });
+    expect(runs).toMatchObject({ hasMore: true });
+    expect(runs.data).toHaveLength(20);
+    const runId = await createRun(world, { started: true });
+    for (let i = 0; i < 21; i++) await createStep(world, runId, `step_${i}`);
+    const steps = await world.steps.list({ runId });
+    expect(steps.data).toHaveLength(20);
+    expect(steps.hasMore).toBe(true);
+    for (let i = 0; i < 101; i++) {
+      await world.events.create(runId, { eventType: 'hook_created', correlationId: `hook_${i}`, eventData: { token: `${runId}-size-${i}` } });
+    }
+    const hooks = await world.hooks.list({ runId });
+    expect(hooks.data).toHaveLength(100);
+    expect(hooks.hasMore).toBe(true);
+    // 2 run events + 21 step_created + 101 hook_created so far: 876 waits make 1000, one more spills over
+    for (let i = 0; i < 877; i++) {
+      await world.events.create(runId, { eventType: 'wait_created', correlationId: `wait_${i}`, eventData: { resumeAt: new Date(Date.now() + 3_600_000) } });
+    }
+    const events = await world.events.list({ runId });
+    expect(events.data).toHaveLength(1000);
+    expect(events.hasMore).toBe(true);
+    expect((await world.events.list({ runId, pagination: { cursor: events.cursor! } })).data).toHaveLength(1);
+  });
+
   test('the last page keeps a cursor that later returns only newer events; empty pages have hasMore false', async () => {
     const runId = await createRun(world, { started: true });
     const first = await world.events.list({ runId });
