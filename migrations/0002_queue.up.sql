@@ -39,6 +39,8 @@ create index messages_run_id_idx on :WORLD_SCHEMA.messages (run_id, kind) where 
 create index messages_done_idx on :WORLD_SCHEMA.messages (finished_at) where state = 'done';
 -- src/queue/dead-letters.ts: list and retry dead letters
 create index messages_dead_idx on :WORLD_SCHEMA.messages (finished_at, id) where state = 'dead';
+-- src/health.ts: leased messages counted (by owner) without walking the pending backlog
+create index messages_leased_idx on :WORLD_SCHEMA.messages (lease_owner) where state = 'leased';
 
 -- At most one workflow delivery per run in flight, across all processes. A claim inserts the
 -- run's row in the same statement that leases the message (ON CONFLICT sees rows committed after

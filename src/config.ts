@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { WorldPgConfigError } from './errors.js';
+import { LOG_LEVELS, type Logger } from './log.js';
 import { formatIssues } from './validation.js';
 
 /**
@@ -41,6 +42,9 @@ const ConfigSchema = z.object({
   queueReconcileIntervalMs: int(0, 86_400_000).default(60_000),
   // Streams (src/streamer): how often a caught-up reader re-checks without a notification.
   streamPollMs: int(10, 600_000).default(5_000),
+  // Logs (src/log.ts): applied process-wide.
+  logLevel: z.enum(LOG_LEVELS).optional(),
+  logFormat: z.enum(['text', 'json']).optional(),
 });
 
 export type WorldConfig = z.output<typeof ConfigSchema> & {
@@ -49,7 +53,11 @@ export type WorldConfig = z.output<typeof ConfigSchema> & {
   sql?: Sql;
 };
 
-export type WorldOptions = Partial<z.input<typeof ConfigSchema>> & { sql?: Sql };
+export type WorldOptions = Partial<z.input<typeof ConfigSchema>> & {
+  sql?: Sql;
+  /** Any logger taking `(object, message)`, as pino does; process-wide (src/log.ts). */
+  logger?: Logger;
+};
 
 const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
   connectionString: 'WORKFLOW_POSTGRES_URL',
@@ -74,6 +82,8 @@ const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
   queueIdempotencyWindowMs: 'WORKFLOW_POSTGRES_QUEUE_IDEMPOTENCY_WINDOW_MS',
   queueReconcileIntervalMs: 'WORKFLOW_POSTGRES_QUEUE_RECONCILE_INTERVAL_MS',
   streamPollMs: 'WORKFLOW_POSTGRES_STREAM_POLL_MS',
+  logLevel: 'WORKFLOW_POSTGRES_LOG_LEVEL',
+  logFormat: 'WORKFLOW_POSTGRES_LOG_FORMAT',
 };
 
 /** Environment variable names, for the README table and error messages. */

@@ -4,6 +4,8 @@ import type { WorldOptions } from './config.js';
 import type { QueueMetrics } from './queue/metrics.js';
 import { withRetry } from './db/transient-retry.js';
 import { WorldPgError } from './errors.js';
+import { createHealth, type HealthOptions, type HealthReport } from './health.js';
+import { configureLogging } from './log.js';
 import { createQueue } from './queue/index.js';
 import { startRetention } from './retention.js';
 import { createStorage } from './storage/index.js';
@@ -12,9 +14,12 @@ import { createWorldState } from './shared/world-state.js';
 
 export type { WorldConfig, WorldOptions } from './config.js';
 export type { QueueMetrics } from './queue/metrics.js';
+export type { HealthOptions, HealthReport, HealthStatus } from './health.js';
+export { createHealthHandler, QUEUE_COUNT_CAP } from './health.js';
+export type { Logger, LogContext, LogLevel, LogFormat } from './log.js';
 export { resolveConfig, CONFIG_ENV } from './config.js';
 export { WorldPgError, WorldPgConfigError, WorldPgMigrationError } from './errors.js';
-export { migrateUp, migrateDown, migrationStatus, verifyMigrations, LATEST_VERSION } from './db/migrate.js';
+export { migrateUp, migrateDown, migrationStatus, definitionStatus, verifyMigrations, LATEST_VERSION } from './db/migrate.js';
 
 export interface PostgresWorld extends World {
   /** Starts this instance's background work. Idempotent. */
@@ -24,6 +29,8 @@ export interface PostgresWorld extends World {
   close(): Promise<void>;
   /** Counters of this instance's queue work since it was built (delivered, retried, dead…). */
   queueMetrics(): QueueMetrics;
+  /** Database, migrations, LISTEN connection, worker and queue, with an overall status. Never throws. */
+  health(options?: HealthOptions): Promise<HealthReport>;
 }
 
 /**
@@ -36,10 +43,12 @@ export interface PostgresWorld extends World {
  * process.on('SIGTERM', () => world.stop());
  */
 export function createWorld(options: WorldOptions = {}): PostgresWorld {
+  configureLogging({ logger: options.logger, level: options.logLevel, format: options.logFormat });
   const state = createWorldState(options);
   const storage = createStorage(state.getDb);
-  const { start: startQueue, stop: stopQueue, ...queue } = createQueue(state);
+  const { start: startQueue, stop: stopQueue, workerState, ...queue } = createQueue(state);
   const { stop: stopStreamer, ...streamer } = createStreamer(state);
+  const health = createHealth({ getDb: state.getDb, workerState });
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -80,6 +89,7 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
     start,
     stop: close,
     close,
+    health,
   } as unknown as PostgresWorld;
 }
 

@@ -4,17 +4,24 @@ import { definitionStatus, migrateDown, migrateUp, migrationStatus } from '../db
 import { WorldPgError } from '../errors.js';
 import { withConnection } from './connect.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
+import { HEALTH_USAGE, runHealth } from './health.js';
 
 /**
  * `workflow-world-postgres <command>`. Exit codes: 0 ok, 1 failure, 2 usage.
  *   migrate up [--to N] | down [--to N] | status      [--url URL] [--schema NAME]
  *     (up and down also bring the functions of migrations/definitions/ in line with the version)
  *   dlq list [--limit N] [--json] | retry <id> | retry --all
+ *   health [--json]
  */
-const USAGE = `usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]\n       ${DLQ_USAGE.replace('usage: ', '')}`;
+const USAGE = [
+  'usage: workflow-world-postgres migrate up|down|status [--to N] [--url URL] [--schema NAME]',
+  DLQ_USAGE.replace('usage: ', '       '),
+  HEALTH_USAGE.replace('usage: ', '       '),
+].join('\n');
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'dlq') return runDlq(argv.slice(1));
+  if (argv[0] === 'health') return runHealth(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

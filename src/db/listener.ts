@@ -34,6 +34,8 @@ class Listener {
   private readonly listening = new Set<string>();
   private sql: Sql | undefined;
   private connected = false;
+  /** When `connected` last changed (or the listener was created). */
+  private changedAt = new Date();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs = 100;
   private closed = false;
@@ -46,6 +48,15 @@ class Listener {
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  get state(): ListenerState {
+    return { status: this.connected ? 'up' : 'reconnecting', since: this.changedAt };
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.connected !== connected) this.changedAt = new Date();
+    this.connected = connected;
   }
 
   subscribe(channel: string, subscriber: Subscriber): Subscription {
@@ -106,14 +117,14 @@ class Listener {
     try {
       await this.connection().unsafe(wanted.map((c) => `listen ${quoteIdent(c)}`).join('; '));
       const wasDown = !this.connected;
-      this.connected = true;
+      this.setConnected(true);
       this.backoffMs = 100;
       if (wasDown) log.debug('listen connection up', { channels: this.listening.size });
       // Subscribers of (re)listened channels re-query what they might have missed.
       for (const c of wanted) for (const s of this.channels.get(c) ?? []) s.onResync?.();
     } catch (error) {
       wanted.forEach((c) => this.listening.delete(c));
-      this.connected = false;
+      this.setConnected(false);
       log.warn('listen failed; retrying with backoff', { error: describeError(error), retryInMs: this.backoffMs });
       this.scheduleReconnect();
     }
@@ -122,7 +133,7 @@ class Listener {
   private lost(): void {
     if (this.closed) return;
     if (this.connected) log.warn('listen connection lost; reconnecting');
-    this.connected = false;
+    this.setConnected(false);
     this.listening.clear();
     this.scheduleReconnect();
   }
@@ -176,6 +187,20 @@ export function subscribe(
     listeners.set(url, listener);
   }
   return listener.subscribe(channel, { onNotify, onResync });
+}
+
+/**
+ * The process's listener for `config`: 'up', 'reconnecting' (since when), or 'unused' when nothing
+ * in this process listens (no started queue, no live reader) or no URL is configured.
+ */
+export interface ListenerState {
+  status: 'up' | 'reconnecting' | 'unused';
+  since: Date | null;
+}
+
+export function listenerState(config: WorldConfig): ListenerState {
+  const url = config.listenConnectionString ?? config.connectionString;
+  return (url ? listeners.get(url)?.state : undefined) ?? { status: 'unused', since: null };
 }
 
 /** Whether the process's listener for `config` is connected (readers poll faster when not). */

@@ -11,9 +11,10 @@ import { createRequestHandler } from './http-route.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
 import { createReconciler } from './recovery.js';
 import { createWaker, type Waker } from './wake.js';
-import { createWorker } from './worker.js';
+import { createWorker, type WorkerState } from './worker.js';
 
 export type { QueueMetrics } from './metrics.js';
+export type { WorkerState } from './worker.js';
 
 /**
  * The World's queue: `queue()` persists a message in PostgreSQL; `createQueueHandler()`
@@ -25,12 +26,16 @@ export function createQueue(state: WorldState): Queue & {
   start(): Promise<void>;
   stop(): Promise<void>;
   queueMetrics(): QueueMetrics;
+  workerState(): WorkerState;
 } {
   const metrics = createMetrics();
   const channel = () => channelName(state.getConfig().schema, 'queue');
   let starting: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   let components: { stop(): Promise<void> }[] = [];
+  let worker: ReturnType<typeof createWorker> | undefined;
+  let enqueueOnly = false;
+  let stopped = false;
   let waker: Waker | undefined;
   const getWaker = (db: Db): Waker => (waker ??= createWaker(db, channel()));
 
@@ -56,8 +61,12 @@ export function createQueue(state: WorldState): Queue & {
   const start = (): Promise<void> => {
     starting ??= (async () => {
       const db = await state.getDb();
-      if (stopping || db.config.queueConcurrency === 0) return; // enqueue-only process
-      const worker = createWorker({ db, channel: channel(), waker: getWaker(db), metrics });
+      if (stopping) return;
+      if (db.config.queueConcurrency === 0) {
+        enqueueOnly = true; // an enqueue-only process
+        return;
+      }
+      worker = createWorker({ db, channel: channel(), waker: getWaker(db), metrics });
       components.push(worker);
       worker.start();
       if (db.config.queueReconcileIntervalMs > 0) {
@@ -75,8 +84,16 @@ export function createQueue(state: WorldState): Queue & {
       await Promise.allSettled(components.map((c) => c.stop()));
       components = [];
       await waker?.flush();
+      stopped = true;
     })();
     return stopping;
+  };
+
+  const workerState = (): WorkerState => {
+    const concurrency = worker?.state().concurrency ?? 0;
+    if (stopped) return { status: 'stopped', inFlight: 0, concurrency, lastClaimAt: worker?.state().lastClaimAt ?? null };
+    if (worker) return worker.state();
+    return { status: enqueueOnly ? 'enqueue_only' : 'not_started', inFlight: 0, concurrency, lastClaimAt: null };
   };
 
   return {
@@ -86,5 +103,6 @@ export function createQueue(state: WorldState): Queue & {
     start,
     stop,
     queueMetrics: () => ({ ...metrics }),
+    workerState,
   };
 }

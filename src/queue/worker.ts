@@ -89,6 +89,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
   });
   const loop = createClaimLoop(claimRound);
   let stopping = false;
+  let lastClaimAt: Date | null = null;
   let claimFailures = 0;
   let announcedIdle = false;
   let subscription: Subscription | undefined;
@@ -128,6 +129,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
           let claimed: ClaimedMessage[];
           try {
             claimed = await claimMessages(db, { ...claimOptions(free), kinds });
+            lastClaimAt = new Date();
           } finally {
             unreserve();
           }
@@ -193,7 +195,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     const { message } = d;
     if (message.attempt > config.queueMaxAttempts) {
       // its earlier deliveries all ended with an expired lease (the worker died or stalled)
-      log.error('message dead-lettered: its last attempt never finished', context(message));
+      log.warn('message dead-lettered: its last attempt never finished', context(message));
       return finish(d, 'dead');
     }
     let result: unknown;
@@ -204,7 +206,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     } catch (error) {
       if (d.released) return false;
       if (message.attempt >= config.queueMaxAttempts) {
-        log.error('message dead-lettered after its last attempt', { ...context(message), error: describeError(error) });
+        log.warn('message dead-lettered after its last attempt', { ...context(message), error: describeError(error) });
         return finish(d, 'dead', { error: errorText(error) });
       }
       const delayMs = backoffMs(message.attempt, config.queueRetryBaseMs, config.queueRetryMaxMs);
@@ -272,6 +274,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
         { what: `recording a delivery (${outcome})`, context: context(message), attempts: 10 },
       );
       if (finished === 'wake') void waker.wake();
+      if (claimLimit > 0) lastClaimAt = new Date();
       return { ok: finished !== 'lost', retried: tries > 1, claimed, claimedWith: claimLimit };
     } catch (error) {
       log.error('could not record a delivery result; the message is redelivered when its lease expires', {
@@ -315,7 +318,26 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     heartbeat.stop();
   }
 
-  return { start, stop };
+  /** For health(): what the worker is doing. */
+  function state(): WorkerState {
+    return {
+      status: stopping ? 'stopping' : 'running',
+      inFlight: slots.inFlight,
+      concurrency: config.queueConcurrency,
+      lastClaimAt,
+    };
+  }
+
+  return { start, stop, state };
+}
+
+export interface WorkerState {
+  /** 'not_started': no started World here; 'enqueue_only': started with queueConcurrency 0. */
+  status: 'running' | 'stopping' | 'stopped' | 'not_started' | 'enqueue_only';
+  inFlight: number;
+  concurrency: number;
+  /** The last claim that answered (whether or not it found messages). */
+  lastClaimAt: Date | null;
 }
 
 function context(message: ClaimedMessage): LogContext {

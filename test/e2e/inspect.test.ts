@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPO_ROOT } from '../../scripts/lib/order-app.mjs';
 import { freePort } from '../../scripts/lib/util.mjs';
 import { type AppProcess, driveOrder, e2eWorld, followProgress, placeOrder, startApp } from '../helpers/app.js';
-import { databaseUrl, freshSchema } from '../helpers/db.js';
+import { adminSql, databaseUrl, freshSchema } from '../helpers/db.js';
 
 // Runs of the example app, looked at with the tools users already have: the workflow CLI
 // (`workflow inspect runs --backend workflow-world-postgres`) and its web UI
@@ -109,6 +109,23 @@ describe.skipIf(e2eWorld === 'local')('inspecting runs of the example app with t
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await app?.stop();
   });
+
+  test(
+    '`workflow health --backend workflow-world-postgres` checks both endpoints through this World (queue and health-check stream)',
+    async () => {
+      const { stdout, stderr } = await workflow(['health', '--backend', 'workflow-world-postgres']);
+      const out = `${stdout}\n${stderr}`;
+      expect(out).toMatch(/workflow endpoint is healthy/);
+      expect(out).toMatch(/step endpoint is healthy/);
+      expect(out).toContain('All endpoints are healthy!');
+      // the check wrote its streams through this World, in the app's schema
+      const [row] = await adminSql().unsafe<{ n: number }[]>(
+        `select count(*)::int as n from "${schema}".streams where starts_with(stream_name, '__health_check__')`,
+      );
+      expect(row!.n).toBeGreaterThanOrEqual(2);
+    },
+    TIMEOUT,
+  );
 
   test(
     '`workflow inspect runs --backend workflow-world-postgres` lists both runs with their status, and pages in both orders',

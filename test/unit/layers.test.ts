@@ -14,8 +14,9 @@ const ALLOWED: Record<string, string[]> = {
   queue: ['queue', 'shared', 'db', 'base'],
   streamer: ['streamer', 'shared', 'db', 'base'],
   retention: ['db', 'base'],
-  cli: ['cli', 'queue', 'db', 'base'],
-  index: ['storage', 'queue', 'streamer', 'retention', 'shared', 'db', 'base'],
+  health: ['queue', 'db', 'base'],
+  cli: ['cli', 'index', 'health', 'queue', 'db', 'base'],
+  index: ['storage', 'queue', 'streamer', 'retention', 'health', 'shared', 'db', 'base'],
 };
 
 const src = resolve(import.meta.dirname, '../../src');
@@ -25,6 +26,7 @@ function layerOf(file: string): string {
   const [top] = rel.split('/');
   if (rel === 'index.ts') return 'index';
   if (rel === 'retention.ts') return 'retention';
+  if (rel === 'health.ts') return 'health';
   return rel.includes('/') ? top! : 'base';
 }
 
