@@ -4,6 +4,7 @@ import { definitionStatus, LATEST_VERSION, migrationStatus } from './db/migrate.
 import { query } from './db/statement.js';
 import { describeError } from './log.js';
 import type { WorkerState } from './queue/worker.js';
+import type { Gauges } from './telemetry.js';
 
 /**
  * world.health(): what an operator's readiness probe, the `health` command and a dashboard ask of
@@ -200,7 +201,39 @@ export function createHealth({ getDb, workerState }: Sources) {
     return report;
   }
 
-  return health;
+  let gaugesCache: Cached<Gauges>;
+  /** The figures of the OpenTelemetry gauges (telemetry.ts), one collection every CACHE_MS at most. */
+  async function gauges(): Promise<Gauges> {
+    const cached = fresh(gaugesCache);
+    if (cached) return cached;
+    const db = await getDb();
+    const [queue, [row], connections] = await Promise.all([
+      queueFigures(db),
+      query<{ active: number }>(
+        db,
+        `select count(*)::int as active from (select 1 from ${db.ident}.runs where status in ('pending', 'running') limit $1) r`,
+        [QUEUE_COUNT_CAP],
+      ),
+      query<{ state: string | null; n: number }>(
+        db,
+        `select state, count(*)::int as n from pg_stat_activity
+          where application_name = $1 and datname = current_database() group by state`,
+        [db.config.applicationName],
+      ),
+    ]);
+    const value: Gauges = {
+      queue,
+      activeRuns: row!.active,
+      connections: {
+        active: connections.filter((c) => c.state !== 'idle').reduce((sum, c) => sum + c.n, 0),
+        idle: connections.find((c) => c.state === 'idle')?.n ?? 0,
+      },
+    };
+    gaugesCache = { at: Date.now(), value };
+    return value;
+  }
+
+  return { health, gauges };
 }
 
 /**

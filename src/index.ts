@@ -5,6 +5,8 @@ import type { QueueMetrics } from './queue/metrics.js';
 import { withRetry } from './db/transient-retry.js';
 import { WorldPgError } from './errors.js';
 import { createHealth, type HealthOptions, type HealthReport } from './health.js';
+import { instrumentStorage, instrumentStreamer } from './instrument.js';
+import { registerGauges } from './telemetry.js';
 import { configureLogging } from './log.js';
 import { createQueue } from './queue/index.js';
 import { startRetention } from './retention.js';
@@ -45,10 +47,13 @@ export interface PostgresWorld extends World {
 export function createWorld(options: WorldOptions = {}): PostgresWorld {
   configureLogging({ logger: options.logger, level: options.logLevel, format: options.logFormat });
   const state = createWorldState(options);
-  const storage = createStorage(state.getDb);
+  const schema = () => state.getConfig().schema;
+  const storage = instrumentStorage(createStorage(state.getDb), schema);
   const { start: startQueue, stop: stopQueue, workerState, ...queue } = createQueue(state);
-  const { stop: stopStreamer, ...streamer } = createStreamer(state);
-  const health = createHealth({ getDb: state.getDb, workerState });
+  const { stop: stopStreamer, ...rawStreamer } = createStreamer(state);
+  const streamer = instrumentStreamer(rawStreamer, schema);
+  const { health, gauges } = createHealth({ getDb: state.getDb, workerState });
+  let stopGauges: (() => void) | undefined;
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -60,6 +65,7 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
     if (!starting) {
       const attempt = withRetry(state.getDb, { what: 'start()' }).then(async () => {
         await startQueue();
+        stopGauges = registerGauges(gauges, { 'db.namespace': state.getConfig().schema });
         const { retentionDays } = state.getConfig();
         if (retentionDays > 0) stopRetention = startRetention(state.getDb, retentionDays);
       });
@@ -75,6 +81,7 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
     closing ??= (async () => {
       await starting?.catch(() => {});
       stopRetention?.();
+      stopGauges?.();
       await Promise.allSettled([stopQueue(), stopStreamer()]);
       await state.release();
     })();

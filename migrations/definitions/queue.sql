@@ -18,7 +18,7 @@
 -- Index: messages_ready_idx (run_at, id) where state in ('pending', 'leased') (migrations/0002_queue.up.sql).
 create or replace function :WORLD_SCHEMA.claim_messages(p_limit int, p_lease_ms bigint, p_kinds text[], p_owner text)
 returns table (id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb,
-               attempt int, fence bigint)
+               attempt int, fence bigint, due_at timestamptz)
 language plpgsql as $$
 #variable_conflict use_column
 begin
@@ -35,7 +35,7 @@ begin
      for update of m skip locked
   ),
   picked as (
-    select distinct on (coalesce(case when c.kind = 'workflow' then c.run_id end, c.id)) c.id, c.kind, c.run_id
+    select distinct on (coalesce(case when c.kind = 'workflow' then c.run_id end, c.id)) c.id, c.kind, c.run_id, c.run_at
       from candidates c
      order by coalesce(case when c.kind = 'workflow' then c.run_id end, c.id), c.run_at, c.id
   ),
@@ -58,7 +58,7 @@ begin
     from picked p
    where m.id = p.id
      and (p.kind <> 'workflow' or p.run_id is null or p.id in (select r.message_id from run_leased r))
-  returning m.id, m.queue_name, m.kind, m.run_id, m.payload, m.headers, m.attempt, m.fence;
+  returning m.id, m.queue_name, m.kind, m.run_id, m.payload, m.headers, m.attempt, m.fence, p.run_at;
 end $$;
 
 -- claim_messages, plus for each claimed workflow message of a running run what run_started
@@ -72,7 +72,7 @@ create or replace function :WORLD_SCHEMA.claim_deliveries(
 returns table (
   row_kind text,
   -- 'message' rows
-  id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb, attempt int, fence bigint,
+  id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb, attempt int, fence bigint, due_at timestamptz,
   -- 'run' and 'event' rows (see append_run_started_log)
   outcome text, detail text, entity jsonb, input_data bytea, result_data bytea, event_pk bigint, event_id text, event_type text, created_at timestamptz, correlation_id text, data bytea, spec_version int)
 language plpgsql as $$
@@ -81,12 +81,12 @@ declare
   c record;
 begin
   for c in select * from :WORLD_SCHEMA.claim_messages(p_limit, p_lease_ms, p_kinds, p_owner) loop
-    return query select 'message', c.id, c.queue_name, c.kind, c.run_id, c.payload, c.headers, c.attempt, c.fence,
+    return query select 'message', c.id, c.queue_name, c.kind, c.run_id, c.payload, c.headers, c.attempt, c.fence, c.due_at,
       null::text, null::text, null::jsonb, null::bytea, null::bytea, null::bigint, null::text, null::text, null::timestamptz, null::text, null::bytea, null::int;
     if p_max_events > 0 and c.kind = 'workflow' and c.run_id is not null and exists (
         select 1 from :WORLD_SCHEMA.runs r
          where r.run_id = c.run_id and r.status = 'running' and :WORLD_SCHEMA.spec_problem(r.spec_version) is null) then
-      return query select l.row_kind, null::text, null::text, null::text, c.run_id, null::bytea, null::jsonb, null::int, null::bigint,
+      return query select l.row_kind, null::text, null::text, null::text, c.run_id, null::bytea, null::jsonb, null::int, null::bigint, null::timestamptz,
         l.outcome, l.detail, l.entity, l.input_data, l.result_data, l.event_pk, l.event_id, l.event_type,
         l.created_at, l.correlation_id, l.data, l.spec_version
         from :WORLD_SCHEMA.append_run_started_log(c.run_id, :SPEC_VERSION_CURRENT, false, null, null, null, null, p_max_events) l;
@@ -158,7 +158,7 @@ create or replace function :WORLD_SCHEMA.complete_delivery(
 returns table (
   row_kind text,
   -- 'message' rows, then their 'run' and 'event' rows, as claim_deliveries returns them
-  id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb, attempt int, fence bigint,
+  id text, queue_name text, kind text, run_id text, payload bytea, headers jsonb, attempt int, fence bigint, due_at timestamptz,
   outcome text, detail text, entity jsonb, input_data bytea, result_data bytea, event_pk bigint, event_id text, event_type text, created_at timestamptz, correlation_id text, data bytea, spec_version int,
   -- the 'finished' row
   finished text)
@@ -207,6 +207,6 @@ begin
                         select 1 from :WORLD_SCHEMA.run_leases l where l.run_id = o.run_id and l.expires_at > now()))))) then
     v_finished := 'wake';
   end if;
-  return query select 'finished', null::text, null::text, null::text, null::text, null::bytea, null::jsonb, null::int, null::bigint,
+  return query select 'finished', null::text, null::text, null::text, null::text, null::bytea, null::jsonb, null::int, null::bigint, null::timestamptz,
     null::text, null::text, null::jsonb, null::bytea, null::bytea, null::bigint, null::text, null::text, null::timestamptz, null::text, null::bytea, null::int, v_finished;
 end $$;

@@ -21,6 +21,8 @@ export interface ClaimedMessage {
   headers: Record<string, string> | null;
   attempt: number;
   fence: string;
+  /** When the message fell due (its delay, retry or reschedule ended, or its lease expired). */
+  dueAt: Date | null;
   /** A workflow message of a running run: run_started's answer, read by the claim. */
   runStart?: RunStart;
 }
@@ -39,6 +41,7 @@ export type ClaimRow = Omit<RunStartRow, 'row_kind'> & {
   headers: Record<string, string> | null;
   attempt: number | null;
   fence: string | null;
+  due_at: Date | null;
 };
 
 /** The claimed messages of claim_deliveries' rows, each with its run's rows. */
@@ -56,6 +59,7 @@ export function toClaimed(rows: readonly ClaimRow[]): ClaimedMessage[] {
         headers: row.headers,
         attempt: row.attempt as number,
         fence: String(row.fence),
+        dueAt: row.due_at,
       });
     } else {
       const owner = messages.at(-1);

@@ -11,6 +11,7 @@ import { createRequestHandler } from './http-route.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
 import { createReconciler } from './recovery.js';
 import { createWaker, type Waker } from './wake.js';
+import { traceSend } from '../telemetry.js';
 import { createWorker, type WorkerState } from './worker.js';
 
 export type { QueueMetrics } from './metrics.js';
@@ -38,14 +39,18 @@ export function createQueue(state: WorldState): Queue & {
   let stopped = false;
   let waker: Waker | undefined;
   const getWaker = (db: Db): Waker => (waker ??= createWaker(db, channel()));
+  const messagingAttributes = () => ({ 'messaging.system': 'workflow-world-postgres', 'db.namespace': state.getConfig().schema });
 
   const queue: Queue['queue'] = async (queueName, message, opts) => {
-    const prepared = prepareMessage(queueName, message, opts);
-    const db = await state.getDb();
-    const id = newMessageId();
-    // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
-    const held = currentOutbox()?.offer(db, id, prepared) ?? false;
-    const messageId = held ? id : await enqueueMessage(db, getWaker(db), id, prepared);
+    const prepared = prepareMessage(queueName, message, opts); // a bad request fails before any span
+    const messageId = await traceSend(queueName, prepared.kind, prepared.headers ?? undefined, messagingAttributes(), async (headers) => {
+      const sent = { ...prepared, headers: headers ?? null }; // with the trace context, when injected
+      const db = await state.getDb();
+      const id = newMessageId();
+      // sent by a handler to its own run: enqueued with the delivery's result (outbox.ts)
+      const held = currentOutbox()?.offer(db, id, sent) ?? false;
+      return held ? id : enqueueMessage(db, getWaker(db), id, sent);
+    });
     return { messageId: messageId as Awaited<ReturnType<Queue['queue']>>['messageId'] };
   };
 

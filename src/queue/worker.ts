@@ -5,6 +5,7 @@ import { subscribe, type Subscription } from '../db/listener.js';
 import { withRetry } from '../db/transient-retry.js';
 import { describeError, log, type LogContext } from '../log.js';
 import { PRELOAD_MAX_EVENTS, withPreloadedRunStart } from '../shared/run-start.js';
+import { traceDelivery, type DeliveryTrace } from '../telemetry.js';
 import { backoffMs, errorText, timeoutSecondsOf } from './backoff.js';
 import { claimMessages, nextDueMs, type ClaimedMessage } from './claim.js';
 import { createClaimLoop } from './claim-loop.js';
@@ -43,6 +44,8 @@ interface Delivery {
   /** The heartbeat found the lease taken over. */
   lost: boolean;
   settled: Promise<void>;
+  /** The delivery's span and metrics, when an OpenTelemetry SDK is registered. */
+  trace: DeliveryTrace | undefined;
 }
 
 const METRIC: Record<FinishOutcome, keyof QueueMetrics | undefined> = {
@@ -176,6 +179,7 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
       finishing: false,
       lost: false,
       settled: Promise.resolve(),
+      trace: traceDelivery(message, { 'messaging.system': 'workflow-world-postgres', 'db.namespace': db.schema }),
     };
     slots.occupy(message.id, delivery);
     delivery.settled = run(delivery)
@@ -196,25 +200,36 @@ export function createWorker({ db, channel, waker, metrics }: { db: Db; channel:
     if (message.attempt > config.queueMaxAttempts) {
       // its earlier deliveries all ended with an expired lease (the worker died or stalled)
       log.warn('message dead-lettered: its last attempt never finished', context(message));
+      d.trace?.end('dead');
       return finish(d, 'dead');
     }
     let result: unknown;
     try {
       const preload = message.runStart && message.runId ? { db, runId: message.runId, runStart: message.runStart } : undefined;
       message.runStart = undefined; // held by the scope until the handler's run_started takes it
-      result = await withPreloadedRunStart(preload, () => withOutbox(d.outbox, () => dispatch(message, config, d.abort.signal)));
+      const handle = () => withPreloadedRunStart(preload, () => withOutbox(d.outbox, () => dispatch(message, config, d.abort.signal)));
+      result = await (d.trace ? d.trace.run(handle) : handle());
     } catch (error) {
-      if (d.released) return false;
+      if (d.released) {
+        d.trace?.end('release', error);
+        return false;
+      }
       if (message.attempt >= config.queueMaxAttempts) {
         log.warn('message dead-lettered after its last attempt', { ...context(message), error: describeError(error) });
+        d.trace?.end('dead', error);
         return finish(d, 'dead', { error: errorText(error) });
       }
       const delayMs = backoffMs(message.attempt, config.queueRetryBaseMs, config.queueRetryMaxMs);
       log.warn('queue delivery failed; retrying', { ...context(message), retryInMs: delayMs, error: describeError(error) });
+      d.trace?.end('retry', error);
       return finish(d, 'retry', { delayMs, error: errorText(error) });
     }
-    if (d.released) return false;
+    if (d.released) {
+      d.trace?.end('release');
+      return false;
+    }
     const timeoutSeconds = timeoutSecondsOf(result);
+    d.trace?.end(timeoutSeconds === undefined ? 'done' : 'reschedule');
     if (timeoutSeconds === undefined) return finish(d, 'done');
     return finish(d, 'reschedule', { delayMs: timeoutSeconds * 1000 });
   }
