@@ -26,7 +26,8 @@ type Level = Exclude<LogLevel, 'silent'>;
 export type LogFormat = 'text' | 'json';
 
 interface LogSettings {
-  logger?: Logger;
+  /** null: the default console logger again. */
+  logger?: Logger | null;
   level?: LogLevel;
   format?: LogFormat;
 }
@@ -66,7 +67,7 @@ function consoleLine(level: Level, message: string, context: LogContext): void {
 }
 
 function emit(level: Level, message: string, context?: LogContext): void {
-  const custom = settings().logger;
+  const custom = settings().logger ?? undefined;
   if (ORDER[level] < threshold(custom !== undefined)) return;
   const ctx = defined(context);
   if (!custom) return consoleLine(level, message, ctx);

@@ -222,6 +222,7 @@ export function traceDelivery(message: {
   queueName: string;
   kind: string;
   attempt: number;
+  fence: string;
   headers: Record<string, string> | null;
   dueAt?: Date | null;
 }, attributes: OtelApi.Attributes): DeliveryTrace | undefined {
@@ -245,6 +246,8 @@ export function traceDelivery(message: {
           'messaging.destination.name': message.queueName,
           'messaging.message.id': message.id,
           'workflow_world.delivery.attempt': message.attempt,
+          // the claim's fencing token: one per delivery, also when a reschedule restarts attempts
+          'workflow_world.delivery.fence': message.fence,
         },
       },
       parent,

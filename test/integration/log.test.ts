@@ -52,4 +52,40 @@ describe('logging', () => {
     expect(lines.some((l) => l.includes('dead-lettered'))).toBe(true);
     expect(lines.filter((l) => l.includes(PASSWORD) || l.includes(MARKER))).toEqual([]);
   });
+
+  test("a pino-shaped logger passed as `logger` gets every line as (object, message); JSON lines by WORKFLOW_POSTGRES_LOG_FORMAT", async () => {
+    const received: { level: string; context: Record<string, unknown>; message: string }[] = [];
+    const logger = Object.fromEntries(
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => [
+        level,
+        (context: Record<string, unknown>, message: string) => void received.push({ level, context, message }),
+      ]),
+    ) as unknown as import('../../src/index.js').Logger;
+    vi.unstubAllEnvs(); // no level set: a custom logger filters by its own
+    const world = testWorld({ logger, queueRetryBaseMs: 10 });
+    let attempts = 0;
+    world.createQueueHandler(WORKFLOW, async () => {
+      if (++attempts === 1) throw new Error('once');
+    });
+    await world.start();
+    await world.queue(`${WORKFLOW}wf`, { runId: 'wrun_pino' });
+    await waitFor(() => attempts === 2, 'the retry');
+    const retry = received.find((r) => r.message === 'queue delivery failed; retrying');
+    expect(retry).toMatchObject({ level: 'warn', context: { runId: 'wrun_pino', attempt: 1 } });
+    expect(typeof retry!.context.messageId).toBe('string');
+    await world.close();
+    createWorld({ logger: undefined }); // keeps the logger: only a given option changes it
+
+    // back to the console logger, as JSON lines
+    const { configureLogging } = await import('../../src/log.js');
+    configureLogging({ logger: null });
+    vi.stubEnv('WORKFLOW_POSTGRES_LOG_FORMAT', 'json');
+    lines.length = 0;
+    const { log } = await import('../../src/log.js');
+    log.warn('a line', { runId: 'wrun_json', stepId: undefined });
+    const line = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'warn', msg: 'a line', runId: 'wrun_json', name: 'workflow-world-postgres' });
+    expect(line).not.toHaveProperty('stepId');
+    expect(typeof line.time).toBe('string');
+  });
 });

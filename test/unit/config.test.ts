@@ -28,6 +28,9 @@ describe('resolveConfig', () => {
     expect(message).toContain('connectionString (WORKFLOW_POSTGRES_URL)');
     expect(message).not.toContain('secret');
     expect(() => resolveConfig({ migrate: 'sometimes' as never }, {})).toThrow(/migrate \(WORKFLOW_POSTGRES_MIGRATE\)/);
+    expect(() => resolveConfig({}, { WORKFLOW_POSTGRES_LOG_LEVEL: 'loud' })).toThrow(/logLevel \(WORKFLOW_POSTGRES_LOG_LEVEL\)/);
+    expect(() => resolveConfig({}, { WORKFLOW_POSTGRES_LOG_FORMAT: 'xml' })).toThrow(/logFormat \(WORKFLOW_POSTGRES_LOG_FORMAT\)/);
+    expect(resolveConfig({}, { WORKFLOW_POSTGRES_LOG_LEVEL: 'debug', WORKFLOW_POSTGRES_LOG_FORMAT: 'json' })).toMatchObject({ logLevel: 'debug', logFormat: 'json' });
   });
 
 });
