@@ -6,7 +6,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aggregate } from './lib/common.mjs';
 
-const NAMES = { ours: 'this World', anchor: 'world-postgres 4.3.7', raw: 'raw postgres.js', pgbench: 'pgbench INSERT' };
+const NAMES = {
+  ours: 'this World',
+  'ours-otel': 'this World + OpenTelemetry SDK',
+  anchor: 'world-postgres 4.3.7',
+  raw: 'raw postgres.js',
+  pgbench: 'pgbench INSERT',
+};
 
 const f = (v, d = 0) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
 const ms = (v) => (v === null || v === undefined ? '–' : v < 10 ? f(v, 2) : f(v, 1));
@@ -175,7 +181,7 @@ export function renderMarkdown(r) {
     if (e.error) L.push(`Not measured: ${e.error}`, '');
     if (e.description) L.push(e.description, '');
     const rowsE = [];
-    for (const t of ['ours', 'anchor']) {
+    for (const t of ['ours', ...(e['ours-otel'] ? ['ours-otel'] : []), 'anchor']) {
       const v = e[t];
       if (!v || v.error) { rowsE.push(`| ${NAMES[t]} | ${v?.error ?? 'not run'} | | | | | |`); continue; }
       for (const k of ['sequential', 'fanout']) {

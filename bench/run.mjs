@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [-- --only=storage,idle,growth,streams,e2e] [-- --out=DIR]
+// npm run bench [-- --quick] [-- --only=storage,idle,growth,streams,e2e] [-- --out=DIR] [-- --otel]
+// (--otel: e2e also runs this World with an OpenTelemetry SDK registered, `ours-otel`)
 //
 // Runs every scenario against this World (dist/), @workflow/world-postgres@4.3.7 and a raw
 // PostgreSQL reference, each contestant in fresh child processes on its own database, and
@@ -208,7 +209,7 @@ async function main() {
   }
   if (only.includes('e2e') && existsSync(path.join(here, 'scenarios', 'e2e.mjs'))) {
     const { runE2e } = await import('./scenarios/e2e.mjs');
-    results.scenarios.e2e = await attempt('e2e', () => runE2e({ ...P.e2e, onProgress: show }));
+    results.scenarios.e2e = await attempt('e2e', () => runE2e({ ...P.e2e, otel: Boolean(args.otel), onProgress: show }));
   }
 
   results.meta.elapsedSec = Math.round((Date.now() - t0) / 1000);

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { adminSql, aggregate, backendCpuSeconds, BASE_URL, dbUrl, DATABASES, sleep, summarize, viaPort } from '../lib/common.mjs';
 import { summarizeProfile } from '../lib/cpuprofile.mjs';
@@ -21,8 +21,10 @@ import { dropDatabase, migrateAnchor, migrateOurs, recreateDatabase, ROOT } from
 const here = path.dirname(fileURLToPath(import.meta.url));
 const APP = path.join(here, '..', 'e2e-app');
 const V1 = path.join(APP, '.well-known', 'workflow', 'v1');
-const INNER = { ours: path.join(ROOT, 'dist', 'index.cjs'), anchor: '@workflow/world-postgres' };
-const MIGRATE = { ours: migrateOurs, anchor: migrateAnchor };
+const INNER = { ours: path.join(ROOT, 'dist', 'index.cjs'), 'ours-otel': path.join(ROOT, 'dist', 'index.cjs'), anchor: '@workflow/world-postgres' };
+const MIGRATE = { ours: migrateOurs, 'ours-otel': migrateOurs, anchor: migrateAnchor };
+/** 'ours-otel': this World in a server with an OpenTelemetry SDK registered (lib/otel-in-memory.mjs). */
+const OTEL_PRELOAD = `--import ${pathToFileURL(path.join(ROOT, 'bench', 'lib', 'otel-in-memory.mjs')).href}`;
 
 /** `wf build` of the app unless its sources and the workflow version are unchanged. */
 export async function buildApp() {
@@ -59,6 +61,7 @@ async function startServer(target, url) {
       WORKFLOW_POSTGRES_URL: url,
       PORT: String(port),
       WORKFLOW_LOCAL_BASE_URL: `http://127.0.0.1:${port}`,
+      ...(target === 'ours-otel' ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${OTEL_PRELOAD}`.trim() } : {}),
     },
   });
   let log = '';
@@ -122,13 +125,13 @@ function summarizeBatches(batches, shape) {
   };
 }
 
-export async function runE2e({ quick = false, reps = 3, onProgress = () => {} }) {
+export async function runE2e({ quick = false, reps = 3, otel = false, onProgress = () => {} }) {
   const shapes = SHAPES(quick);
   if (quick) reps = 1;
   onProgress('building the app (wf build)');
   await buildApp();
-  const targets = ['ours', 'anchor'];
-  const dbs = Object.fromEntries(targets.map((t) => [t, `${DATABASES[t]}_e2e`]));
+  const targets = otel ? ['ours', 'ours-otel', 'anchor'] : ['ours', 'anchor'];
+  const dbs = Object.fromEntries(targets.map((t) => [t, `${DATABASES[t === 'ours-otel' ? 'ours' : t]}${t === 'ours-otel' ? '_otel' : ''}_e2e`]));
   const out = {
     description: `Sequential: ${shapes.sequential.runs} concurrent runs × ${shapes.sequential.arg} sequential steps; fan-out: ${shapes.fanout.runs} runs × ${shapes.fanout.arg} parallel steps. One server process per World (default settings: queue concurrency 10, pool 10), started on a fresh database, both up at once, batches alternating; median of ${reps} batches (steps/s), latencies over all batches. The step does no work. Wake-up = queue() call → handler start of that message's first delivery, timed inside the server. Commits per step: a separate sequential batch through the counting proxy (every transaction of the server, background work included).`,
   };
@@ -143,7 +146,7 @@ export async function runE2e({ quick = false, reps = 3, onProgress = () => {} })
       await servers[t].batch({ workflow: 'fanout', arg: 3, runs: 1 });
       out[t] = {};
     }
-    const raw = { ours: { sequential: [], fanout: [] }, anchor: { sequential: [], fanout: [] } };
+    const raw = Object.fromEntries(targets.map((t) => [t, { sequential: [], fanout: [] }]));
     const monitor = adminSql(BASE_URL);
     for (let r = 0; r < reps; r++) {
       for (const [k, shape] of Object.entries(shapes)) {
