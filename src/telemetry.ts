@@ -132,7 +132,7 @@ const errorType = (error: unknown) => (error instanceof Error ? error.name : typ
  * Runs one storage or stream call (`operation`: 'runs.get', 'events.create', 'streams.write'…)
  * in a client span named `world.<operation>[ <detail>]`, and records its duration and errors.
  */
-export async function traceCall<T>(
+export function traceCall<T>(
   operation: string,
   detail: string | undefined,
   attributes: () => OtelApi.Attributes,
@@ -140,7 +140,19 @@ export async function traceCall<T>(
 ): Promise<T> {
   const t = tracerOf();
   const m = metricsOf();
+  // not async: without an SDK the call is passed through, with no promise or frame of its own
   if (!t && !m) return fn();
+  return traced(operation, detail, attributes, fn, t, m);
+}
+
+async function traced<T>(
+  operation: string,
+  detail: string | undefined,
+  attributes: () => OtelApi.Attributes,
+  fn: () => Promise<T>,
+  t: ReturnType<typeof tracerOf>,
+  m: Instruments | undefined,
+): Promise<T> {
   const started = performance.now();
   const attrs = { ...attributes(), 'db.operation.name': operation };
   const run = async (span?: OtelApi.Span) => {
@@ -167,7 +179,7 @@ export async function traceCall<T>(
  * `traceparent` / `tracestate` injected into `headers` unless the caller's headers carry them
  * already (they are stored with the message, so they survive retries, dead letters and redrives).
  */
-export async function traceSend(
+export function traceSend(
   queueName: string,
   kind: string,
   headers: Record<string, string> | undefined,

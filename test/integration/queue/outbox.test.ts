@@ -70,7 +70,10 @@ describe('delivery outbox', () => {
     await start(world);
     await world.queue(`${WORKFLOW}w`, flowMessage('wrun_f', 0));
     await waitFor(() => deliveries.includes('workflow 3'), 'the third attempt');
-    await waitFor(async () => (await messageRows(world.schema)).every((m) => m.state === 'done'), 'acks');
+    await waitFor(async () => {
+      const rows = await messageRows(world.schema);
+      return rows.length > 0 && rows.every((m) => m.state === 'done');
+    }, 'acks');
     expect(deliveries.filter((d) => d === 'step')).toEqual(['step']);
     expect(world.queueMetrics()).toMatchObject({ delivered: 2, retried: 2 });
     // kept for its key, with the trace headers an HTTP delivery forwards
