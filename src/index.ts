@@ -1,18 +1,18 @@
 import type { World } from '@workflow/world';
 import { SPEC_VERSION_CURRENT } from '@workflow/world';
 import type { WorldOptions } from './config.js';
-import type { QueueMetrics } from './queue/metrics.js';
 import { withRetry } from './db/transient-retry.js';
 import { WorldPgError } from './errors.js';
 import { createHealth, type HealthOptions, type HealthReport } from './health.js';
 import { instrumentStorage, instrumentStreamer } from './instrument.js';
-import { registerGauges } from './telemetry.js';
 import { configureLogging } from './log.js';
 import { createQueue } from './queue/index.js';
+import type { QueueMetrics } from './queue/metrics.js';
 import { startRetention } from './retention.js';
+import { createWorldState } from './shared/world-state.js';
 import { createStorage } from './storage/index.js';
 import { createStreamer } from './streamer/index.js';
-import { createWorldState } from './shared/world-state.js';
+import { registerGauges } from './telemetry.js';
 
 export type { WorldConfig, WorldOptions } from './config.js';
 export type { QueueMetrics } from './queue/metrics.js';
@@ -53,13 +53,12 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
   const { stop: stopStreamer, ...rawStreamer } = createStreamer(state);
   const streamer = instrumentStreamer(rawStreamer, schema);
   const { health, gauges } = createHealth({ getDb: state.getDb, workerState });
-  let stopGauges: (() => void) | undefined;
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
-
   let stopRetention: (() => void) | undefined;
+  let stopGauges: (() => void) | undefined;
 
-  // Every method is a closure: the runtime calls them detached from the object (§1.3).
+  // Every method is a closure: the runtime calls them detached from the object (docs/world-contract.md §1.3).
   const start = (): Promise<void> => {
     if (closing) return Promise.reject(new WorldPgError('CLOSED', 'start() after close()'));
     if (!starting) {

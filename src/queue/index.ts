@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { channelName } from '../db/listener.js';
 import { newMessageId } from '../ids.js';
 import type { WorldState } from '../shared/world-state.js';
+import { traceSend } from '../telemetry.js';
 import { currentOutbox } from './delivery-scope.js';
 import { enqueueMessage, prepareMessage } from './enqueue.js';
 import { registerHandler } from './handlers.js';
@@ -11,7 +12,6 @@ import { createRequestHandler } from './http-route.js';
 import { createMetrics, type QueueMetrics } from './metrics.js';
 import { createReconciler } from './recovery.js';
 import { createWaker, type Waker } from './wake.js';
-import { traceSend } from '../telemetry.js';
 import { createWorker, type WorkerState } from './worker.js';
 
 export type { QueueMetrics } from './metrics.js';
