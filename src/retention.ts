@@ -3,8 +3,8 @@ import type { Db } from './db/client.js';
 import { describeError, log } from './log.js';
 
 /**
- * Opt-in retention (docs/world-contract.md §8: the runtime deletes nothing). Finished runs older than
- * `retentionDays` are deleted in batches; their events, steps, hooks and waits go with them
+ * Opt-in retention (docs/world-contract.md §8: the runtime deletes nothing). Finished runs older
+ * than `retentionDays` are deleted in batches; their events, steps, hooks and waits go with them
  * (foreign keys cascade), and so do their streams. Runs that are pending or running are never
  * touched.
  */

@@ -4,9 +4,9 @@ import { quoteIdent } from './ident.js';
 import { migrateUp, verifyMigrations } from './migrate.js';
 
 /**
- * Connection pools, shared per process. The runtime builds several World instances in one
- * process (docs/world-contract.md §1.3); instances with the same settings share one pool by reference count,
- * so a process holds one query pool however many instances it builds.
+ * Connection pools, shared per process. The runtime builds several World instances in one process
+ * (docs/world-contract.md §1.3); instances with the same settings share one pool by reference
+ * count, so a process holds one query pool however many instances it builds.
  */
 export interface Db {
   /** The query pool (or the app's own postgres.js instance). */

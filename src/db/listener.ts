@@ -6,12 +6,12 @@ import { connectionOptions } from './client.js';
 import { quoteIdent } from './ident.js';
 
 /**
- * One dedicated LISTEN connection per process and database (docs/world-contract.md §8), shared by every
- * World instance, queue worker and stream reader of the process through an in-memory
- * dispatcher. NOTIFY is only a hint: payloads carry ids, and every subscriber gets `onResync`
- * after each (re)connect so it can re-query what it may have missed while the connection was
- * down. A dropped connection is re-established with capped exponential backoff; nothing here
- * throws into the caller or leaves a rejection unobserved.
+ * One dedicated LISTEN connection per process and database (docs/world-contract.md §8), shared by
+ * every World instance, queue worker and stream reader of the process through an in-memory
+ * dispatcher. NOTIFY is only a hint: payloads carry ids, and every subscriber gets `onResync` after
+ * each (re)connect so it can re-query what it may have missed while the connection was down. A
+ * dropped connection is re-established with capped exponential backoff; nothing here throws into
+ * the caller or leaves a rejection unobserved.
  */
 export interface Subscription {
   unsubscribe(): void;

@@ -1,12 +1,12 @@
 import type { Queue, QueueKind } from '@workflow/world';
 
 /**
- * The queue handlers of this process, by kind. The runtime calls `createQueueHandler` on one
- * World instance (the cached `getWorldHandlers()` one, never started) and `start()` on another
- * (`getWorld()`), so the worker of the started instance finds handlers here rather than on its
- * own instance (docs/world-contract.md §1.3). The registry lives on `globalThis` so that the CommonJS and ESM
- * builds of this package, when both are loaded, share it. The latest handler of a kind wins: a
- * dev server that reloads a route registers a fresh one.
+ * The queue handlers of this process, by kind. The runtime calls `createQueueHandler` on one World
+ * instance (the cached `getWorldHandlers()` one, never started) and `start()` on another
+ * (`getWorld()`), so the worker of the started instance finds handlers here rather than on its own
+ * instance (docs/world-contract.md §1.3). The registry lives on `globalThis` so that the CommonJS
+ * and ESM builds of this package, when both are loaded, share it. The latest handler of a kind
+ * wins: a dev server that reloads a route registers a fresh one.
  */
 export type QueueHandler = Parameters<Queue['createQueueHandler']>[1];
 

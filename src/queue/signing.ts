@@ -2,10 +2,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * The private wire protocol between this package's HTTP deliverer and the route handler that
- * `createQueueHandler` returns. The route is public (docs/world-contract.md §2.7), so every delivery carries an
- * HMAC-SHA256 over its timestamp, message id, queue name, attempt and body, keyed with the shared
- * `WORKFLOW_POSTGRES_QUEUE_SECRET`. The timestamp bounds how long a captured request can be
- * replayed. The body is the stored CBOR payload, unchanged, so bytes survive exactly.
+ * `createQueueHandler` returns. The route is public (docs/world-contract.md §2.7), so every
+ * delivery carries an HMAC-SHA256 over its timestamp, message id, queue name, attempt and body,
+ * keyed with the shared `WORKFLOW_POSTGRES_QUEUE_SECRET`. The timestamp bounds how long a captured
+ * request can be replayed. The body is the stored CBOR payload, unchanged, so bytes survive
+ * exactly.
  */
 export const WIRE_HEADERS = {
   signature: 'x-wwp-signature',

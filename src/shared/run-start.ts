@@ -2,11 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Db } from '../db/client.js';
 
 /**
- * run_started's answer, as append_run_started_log returns it (migrations/definitions/run-start.sql):
- * the run after the call and, when its log is short, the whole log, so the runtime replays without
- * events.list. Storage asks for it on run_started; the queue's claim reads it for a claimed
- * workflow message of a running run and hands it to the delivery, whose run_started is then
- * answered from it without a statement (takeRunStart).
+ * run_started's answer, as append_run_started_log returns it
+ * (migrations/definitions/run-start.sql): the run after the call and, when its log is short, the
+ * whole log, so the runtime replays without events.list. Storage asks for it on run_started; the
+ * queue's claim reads it for a claimed workflow message of a running run and hands it to the
+ * delivery, whose run_started is then answered from it without a statement (takeRunStart).
  */
 
 /**

@@ -4,8 +4,8 @@ import { WorldPgError } from '../errors.js';
 
 /**
  * The lazily opened resources of one World instance. Nothing happens at construction
- * (docs/world-contract.md §1.3): the configuration is resolved and the pool opened at first use, and a
- * failed first use is retried by the next one rather than cached.
+ * (docs/world-contract.md §1.3): the configuration is resolved and the pool opened at first use,
+ * and a failed first use is retried by the next one rather than cached.
  */
 export function createWorldState(options: WorldOptions) {
   let config: WorldConfig | undefined;

@@ -5,9 +5,10 @@ import { clampLimit, decodeNumericCursor, encodeCursor } from '../shared/paginat
 import { fetchNamesByRun, fetchPage, fetchState } from './queries.js';
 
 /**
- * Snapshot reads of streams: listStreamsByRunId, getStreamChunks, getStreamInfo. They read by
- * name alone (names are globally unique, docs/world-contract.md §2.8); the runId argument is not checked.
- * Their counts agree with readFromStream: both come from streams.next_idx and the chunk rows.
+ * Snapshot reads of streams: listStreamsByRunId, getStreamChunks, getStreamInfo. They read by name
+ * alone (names are globally unique, docs/world-contract.md §2.8); the runId argument is not
+ * checked. Their counts agree with readFromStream: both come from streams.next_idx and the chunk
+ * rows.
  */
 const CURSOR_KIND = 'chunk';
 const DEFAULT_CHUNKS = 100;
