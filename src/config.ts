@@ -29,6 +29,8 @@ const ConfigSchema = z.object({
   prepare: bool.default(true),
   deploymentId: z.string().min(1).default('postgres'),
   shutdownTimeoutMs: int(0, 3_600_000).default(10_000),
+  // How long opening one connection may take before it counts as failed (then retried).
+  connectTimeoutMs: int(100, 600_000).default(10_000),
   // Queue (src/queue): HTTP delivery, leases, retries, wake-ups and recovery.
   queueSecret: z.string().min(16, 'expected at least 16 characters').optional(),
   appUrl: z.string().regex(/^https?:\/\/[^/]/, 'expected an http(s):// URL').optional(),
@@ -72,6 +74,7 @@ const ENV: Record<keyof z.input<typeof ConfigSchema>, string | undefined> = {
   prepare: 'WORKFLOW_POSTGRES_PREPARE',
   deploymentId: 'WORKFLOW_POSTGRES_DEPLOYMENT_ID',
   shutdownTimeoutMs: 'WORKFLOW_POSTGRES_SHUTDOWN_TIMEOUT_MS',
+  connectTimeoutMs: 'WORKFLOW_POSTGRES_CONNECT_TIMEOUT_MS',
   queueSecret: 'WORKFLOW_POSTGRES_QUEUE_SECRET',
   appUrl: 'WORKFLOW_POSTGRES_APP_URL',
   queueLeaseMs: 'WORKFLOW_POSTGRES_QUEUE_LEASE_MS',

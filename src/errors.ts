@@ -20,6 +20,8 @@ export type WorldPgErrorCode =
   | 'MIGRATION_PENDING'
   | 'MIGRATION_CHANGED'
   | 'MIGRATION_FAILED'
+  | 'AUTH_FAILED'
+  | 'DATABASE_NOT_FOUND'
   | 'CLOSED';
 
 const STATUS: Record<WorldPgErrorCode, number> = {
@@ -28,6 +30,8 @@ const STATUS: Record<WorldPgErrorCode, number> = {
   MIGRATION_PENDING: 503,
   MIGRATION_CHANGED: 500,
   MIGRATION_FAILED: 500,
+  AUTH_FAILED: 500,
+  DATABASE_NOT_FOUND: 500,
   CLOSED: 503,
 };
 
@@ -53,6 +57,17 @@ export class WorldPgConfigError extends WorldPgError {
 
 export class WorldPgMigrationError extends WorldPgError {
   override readonly name = 'WorldPgMigrationError';
+}
+
+/** The server refused the connection for a reason that retrying does not fix. */
+export class WorldPgConnectionError extends WorldPgError {
+  override readonly name = 'WorldPgConnectionError';
+  /** What to do about it. */
+  readonly hint: string;
+  constructor(code: 'AUTH_FAILED' | 'DATABASE_NOT_FOUND', message: string, hint: string, options?: { cause?: unknown }) {
+    super(code, `${message}; ${hint}`, options);
+    this.hint = hint;
+  }
 }
 
 // The @workflow/errors constructors leave `status` unset on some classes; we set the

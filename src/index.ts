@@ -8,11 +8,15 @@ import { instrumentStorage, instrumentStreamer } from './instrument.js';
 import { configureLogging } from './log.js';
 import { createQueue } from './queue/index.js';
 import type { QueueMetrics } from './queue/metrics.js';
+import { settledBy } from './queue/shutdown.js';
 import { startRetention } from './retention.js';
 import { createWorldState } from './shared/world-state.js';
 import { createStorage } from './storage/index.js';
 import { createStreamer } from './streamer/index.js';
 import { registerGauges } from './telemetry.js';
+
+/** What stop() may take beyond shutdownTimeoutMs: releasing leases and ending the pool. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 export type { WorldConfig, WorldOptions } from './config.js';
 export type { QueueMetrics } from './queue/metrics.js';
@@ -20,7 +24,7 @@ export type { HealthOptions, HealthReport, HealthStatus } from './health.js';
 export { createHealthHandler, QUEUE_COUNT_CAP } from './health.js';
 export type { Logger, LogContext, LogLevel, LogFormat } from './log.js';
 export { resolveConfig, CONFIG_ENV } from './config.js';
-export { WorldPgError, WorldPgConfigError, WorldPgMigrationError } from './errors.js';
+export { WorldPgError, WorldPgConfigError, WorldPgMigrationError, WorldPgConnectionError } from './errors.js';
 export { migrateUp, migrateDown, migrationStatus, definitionStatus, verifyMigrations, LATEST_VERSION } from './db/migrate.js';
 
 export interface PostgresWorld extends World {
@@ -78,11 +82,19 @@ export function createWorld(options: WorldOptions = {}): PostgresWorld {
   };
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await starting?.catch(() => {});
+      // bounded in every state: a start() stuck connecting is waited for until the shutdown
+      // deadline at most (then the pool is released when its connect gives up)
+      let deadline = Number.POSITIVE_INFINITY;
+      try {
+        deadline = Date.now() + state.getConfig().shutdownTimeoutMs;
+      } catch {
+        // an invalid configuration: nothing was started
+      }
+      await settledBy(starting, deadline);
       stopRetention?.();
       stopGauges?.();
-      await Promise.allSettled([stopQueue(), stopStreamer()]);
-      await state.release();
+      await settledBy(Promise.allSettled([stopQueue(), stopStreamer()]), deadline + SHUTDOWN_GRACE_MS);
+      await state.release(deadline + SHUTDOWN_GRACE_MS);
     })();
     return closing;
   };

@@ -28,7 +28,7 @@ const pools = new Map<string, SharedPool>();
 const ready = new Map<string, Promise<void>>();
 
 function poolKey(config: WorldConfig, url: string): string {
-  return JSON.stringify([url, config.poolSize, config.applicationName, config.statementTimeoutMs, config.prepare]);
+  return JSON.stringify([url, config.poolSize, config.applicationName, config.statementTimeoutMs, config.prepare, config.connectTimeoutMs]);
 }
 
 export function connectionOptions(config: WorldConfig, max: number): postgres.Options<{}> {
@@ -40,7 +40,7 @@ export function connectionOptions(config: WorldConfig, max: number): postgres.Op
     // terminate-every-connection test). Array parameters go as literals instead (arrays.ts).
     fetch_types: false,
     idle_timeout: 30,
-    connect_timeout: 10,
+    connect_timeout: Math.max(1, Math.ceil(config.connectTimeoutMs / 1000)), // postgres.js takes seconds
     onnotice: () => {},
     connection: {
       application_name: config.applicationName,

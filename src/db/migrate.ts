@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Sql, TransactionSql } from 'postgres';
 import { SPEC_VERSION_CURRENT, SPEC_VERSION_LEGACY } from '@workflow/world';
 import { WorldPgMigrationError } from '../errors.js';
+import { log } from '../log.js';
 import { quoteIdent } from './ident.js';
 import { DEFINITION_FILES, MIGRATION_FILES, type DefinitionFile, type MigrationFile } from './sql-files.gen.js';
 
@@ -188,7 +190,8 @@ async function syncDefinitions(tx: TransactionSql, schema: string, version: numb
 /** Applies pending migrations up to `to` (default: all), then the definitions. Returns the migrations applied. */
 export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } = {}): Promise<MigrationFile[]> {
   const target = opts.to ?? LATEST_VERSION;
-  return sql.begin(async (tx) => {
+  const started = Date.now();
+  const applied = await sql.begin(async (tx) => {
     const applied = await lockAndPrepare(tx, schema);
     assertUnchanged(applied, schema);
     const pending = MIGRATIONS.filter((m) => m.version <= target && !applied.has(m.version));
@@ -208,9 +211,24 @@ export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } 
       );
       applied.set(file.version, { version: file.version, name: file.name, checksum: file.checksum, applied_at: new Date() });
     }
-    await syncDefinitions(tx, schema, newestOf(applied));
-    return pending.map(publicFile);
-  }) as Promise<MigrationFile[]>;
+    const definitions = await syncDefinitions(tx, schema, newestOf(applied));
+    return { files: pending.map(publicFile), definitions };
+  });
+  logApplied('applied', schema, applied.files, applied.definitions, started);
+  return applied.files;
+}
+
+/** Says what a migration run changed, by whom and how long it took; nothing when it changed nothing. */
+function logApplied(verb: string, schema: string, files: MigrationFile[], definitions: string[], started: number): void {
+  if (files.length === 0 && definitions.length === 0) return;
+  log.info(`migrations ${verb}`, {
+    schema,
+    versions: files.map(label).join(',') || undefined,
+    definitions: definitions.join(',') || undefined,
+    host: hostname(),
+    pid: process.pid,
+    ms: Date.now() - started,
+  });
 }
 
 /**
@@ -218,21 +236,24 @@ export async function migrateUp(sql: Sql, schema: string, opts: { to?: number } 
  * leaves the definitions that version needs. Returns the migrations reverted.
  */
 export async function migrateDown(sql: Sql, schema: string, opts: { to?: number } = {}): Promise<MigrationFile[]> {
-  return sql.begin(async (tx) => {
+  const started = Date.now();
+  const reverted = await sql.begin(async (tx) => {
     const applied = await lockAndPrepare(tx, schema);
     assertUnchanged(applied, schema);
     const target = opts.to ?? Math.max(0, newestOf(applied) - 1);
     const reverting = MIGRATIONS.filter((m) => m.version > target && applied.has(m.version)).reverse();
-    if (reverting.length === 0) return [];
+    if (reverting.length === 0) return { files: [] as MigrationFile[], definitions: [] as string[] };
     await dropDefinitions(tx, schema); // they may use what the down files drop
     for (const file of reverting) {
       await tx.unsafe(renderMigration(file.down, schema));
       await tx.unsafe(`delete from ${quoteIdent(schema)}.schema_migrations where version = $1`, [file.version]);
       applied.delete(file.version);
     }
-    await syncDefinitions(tx, schema, newestOf(applied));
-    return reverting.map(publicFile);
-  }) as Promise<MigrationFile[]>;
+    const definitions = await syncDefinitions(tx, schema, newestOf(applied));
+    return { files: reverting.map(publicFile), definitions };
+  });
+  logApplied('reverted', schema, reverted.files, reverted.definitions, started);
+  return reverted.files;
 }
 
 /** Every known migration and whether it is applied; reads only, takes no lock. */

@@ -34,6 +34,11 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT', 'ENOTFOUND', 
 
 export const UNIQUE_VIOLATION = '23505';
 
+/** The server refused the login: wrong password (28P01) or unknown or refused role (28000). */
+export const AUTH_CODES = new Set(['28P01', '28000']);
+/** The database of the URL does not exist. */
+export const DATABASE_NOT_FOUND = '3D000';
+
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

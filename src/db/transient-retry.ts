@@ -1,7 +1,33 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { worldErrors } from '../errors.js';
+import { WorldPgConnectionError, worldErrors } from '../errors.js';
 import { describeError, log, type LogContext } from '../log.js';
-import { errorCode, isSafeToRetry } from './sqlstate.js';
+import { AUTH_CODES, DATABASE_NOT_FOUND, errorCode, isSafeToRetry } from './sqlstate.js';
+
+/**
+ * A refused login or a missing database as a typed error with what to do. The server's message
+ * names the role or database, never the password.
+ */
+export function connectionRefusal(error: unknown): WorldPgConnectionError | undefined {
+  const code = errorCode(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code !== undefined && AUTH_CODES.has(code)) {
+    return new WorldPgConnectionError(
+      'AUTH_FAILED',
+      `the server refused the login: ${detail}`,
+      'check the user and password of WORKFLOW_POSTGRES_URL (or connectionString), and that the role may log in',
+      { cause: error },
+    );
+  }
+  if (code === DATABASE_NOT_FOUND) {
+    return new WorldPgConnectionError(
+      'DATABASE_NOT_FOUND',
+      `the database does not exist: ${detail}`,
+      'create it (createdb) or fix the database name in WORKFLOW_POSTGRES_URL (or connectionString)',
+      { cause: error },
+    );
+  }
+  return undefined;
+}
 
 /**
  * Runs one database operation, retrying transient failures (a terminated or restarted
@@ -36,6 +62,8 @@ export async function withRetry<T>(op: () => Promise<T>, opts: RetryOptions): Pr
     try {
       return await op();
     } catch (error) {
+      const refused = connectionRefusal(error);
+      if (refused) throw refused;
       if (errorCode(error)?.startsWith('22')) {
         throw worldErrors.badRequest(`invalid request (${opts.what}): ${describeError(error)}`);
       }

@@ -29,16 +29,28 @@ export function createWorldState(options: WorldOptions) {
     return (await opening).db;
   }
 
-  /** Ends this instance's hold on the pool (the pool itself closes with its last holder). */
-  async function release(): Promise<void> {
+  /**
+   * Ends this instance's hold on the pool (the pool itself closes with its last holder). Waits
+   * for a pool still being opened (a connect that does not answer) until `deadline` at most; the
+   * hold is then released whenever that open settles.
+   */
+  async function release(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     closed = true;
     const held = opening;
     opening = undefined;
     if (!held) return;
+    const releasing = held.then(
+      (h) => h.release(),
+      () => {}, // the pool never opened: nothing to release
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      if (Number.isFinite(deadline)) timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
     try {
-      await (await held).release();
-    } catch {
-      // the pool never opened: nothing to release
+      await Promise.race([releasing, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
