@@ -1,6 +1,7 @@
 import postgres, { type Sql } from 'postgres';
 import { resolveConfig } from '../config.js';
 import { connectionOptions } from '../db/client.js';
+import { quoteIdent } from '../db/ident.js';
 
 /**
  * The connection every CLI command uses: `--url` / `--schema` over the World's environment
@@ -22,4 +23,16 @@ export async function withConnection(
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * Whether `schema` holds this package's tables; says so, with the fix, when it does not (instead
+ * of the driver's `relation … does not exist`). Never creates anything.
+ */
+export async function requireMigrated(sql: Sql, schema: string): Promise<boolean> {
+  const [row] = await sql<{ migrated: boolean }[]>`
+    select to_regclass(${quoteIdent(schema) + '.messages'}) is not null as migrated`;
+  if (row?.migrated) return true;
+  console.error(`schema "${schema}" does not exist or is not migrated: run \`workflow-world-postgres migrate up\` (or start a World on it)`);
+  return false;
 }

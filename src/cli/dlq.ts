@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { countDead, listDead, retryAllDead, retryDead } from '../queue/dead-letters.js';
-import { withConnection } from './connect.js';
+import { parseCommand } from './args.js';
+import { requireMigrated, withConnection } from './connect.js';
 
 /**
  * `workflow-world-postgres dlq list [--limit N] [--json] | retry <id> | retry --all`
@@ -10,22 +10,22 @@ export const DLQ_USAGE =
   'usage: workflow-world-postgres dlq list [--limit N] [--json] | dlq retry <id> | dlq retry --all   [--url URL] [--schema NAME]';
 
 export async function runDlq(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const result = parseCommand(
+    argv,
+    {
       url: { type: 'string' },
       schema: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean' },
       all: { type: 'boolean' },
-      help: { type: 'boolean' },
     },
-  });
+    DLQ_USAGE,
+  );
+  if ('exit' in result) return result.exit;
+  const { values, positionals } = result.parsed;
   const [sub, id, ...rest] = positionals;
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   const valid =
-    !values.help &&
     rest.length === 0 &&
     ((sub === 'list' && id === undefined && (limit === undefined || (Number.isInteger(limit) && limit > 0))) ||
       (sub === 'retry' && (id === undefined) === (values.all === true)));
@@ -34,6 +34,7 @@ export async function runDlq(argv: string[]): Promise<number> {
     return 2;
   }
   return withConnection(values, async (sql, schema) => {
+    if (!(await requireMigrated(sql, schema))) return 1;
     if (sub === 'list') {
       const [dead, total] = await Promise.all([listDead(sql, schema, { limit }), countDead(sql, schema)]);
       if (values.json) {

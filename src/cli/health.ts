@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { HealthReport } from '../health.js';
 import { createWorld } from '../index.js';
+import { parseCommand } from './args.js';
 
 /**
  * `workflow-world-postgres health [--json] [--url URL] [--schema NAME]`: the World's health
@@ -10,19 +10,12 @@ import { createWorld } from '../index.js';
 export const HEALTH_USAGE = 'usage: workflow-world-postgres health [--json] [--url URL] [--schema NAME]';
 
 export async function runHealth(argv: string[]): Promise<number> {
-  let values: { url?: string; schema?: string; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { url: { type: 'string' }, schema: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
-    }));
-  } catch {
+  const result = parseCommand(argv, { url: { type: 'string' }, schema: { type: 'string' }, json: { type: 'boolean' } }, HEALTH_USAGE);
+  if ('exit' in result) return result.exit;
+  const { values, positionals } = result.parsed;
+  if (positionals.length > 0) {
     console.error(HEALTH_USAGE);
     return 2;
-  }
-  if (values.help) {
-    console.log(HEALTH_USAGE);
-    return 0;
   }
   const world = createWorld({ connectionString: values.url, schema: values.schema, migrate: 'off', poolSize: 2 });
   try {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { definitionStatus, migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { WorldPgError } from '../errors.js';
+import { packageVersion, parseCommand } from './args.js';
 import { withConnection } from './connect.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
 import { HEALTH_USAGE, runHealth } from './health.js';
@@ -22,13 +22,15 @@ const USAGE = [
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'dlq') return runDlq(argv.slice(1));
   if (argv[0] === 'health') return runHealth(argv.slice(1));
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { url: { type: 'string' }, schema: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } },
-  });
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    console.log(packageVersion());
+    return 0;
+  }
+  const result = parseCommand(argv, { url: { type: 'string' }, schema: { type: 'string' }, to: { type: 'string' } }, USAGE);
+  if ('exit' in result) return result.exit;
+  const { values, positionals } = result.parsed;
   const [command, sub] = positionals;
-  if (values.help || command !== 'migrate' || !['up', 'down', 'status'].includes(sub ?? '')) {
+  if (command !== 'migrate' || !['up', 'down', 'status'].includes(sub ?? '') || positionals.length > 2) {
     console.error(USAGE);
     return 2;
   }
