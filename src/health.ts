@@ -91,7 +91,7 @@ export function createHealth({ getDb, workerState }: Sources) {
   async function migrations(db: Db): Promise<HealthReport['migrations']> {
     const cached = fresh(migrationsCache);
     if (cached) return cached;
-    const [states, definitions] = [await migrationStatus(db.sql, db.schema), await definitionStatus(db.sql, db.schema)];
+    const [states, definitions] = await Promise.all([migrationStatus(db.sql, db.schema), definitionStatus(db.sql, db.schema)]);
     const applied = states.filter((s) => s.applied && !s.changed);
     const pending = [
       ...states.filter((s) => !s.applied || s.changed).map((s) => `${String(s.version).padStart(4, '0')}_${s.name}`),

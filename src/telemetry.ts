@@ -183,7 +183,7 @@ export function traceSend(
   queueName: string,
   kind: string,
   headers: Record<string, string> | undefined,
-  attributes: OtelApi.Attributes,
+  attributes: () => OtelApi.Attributes,
   fn: (headers: Record<string, string> | undefined) => Promise<string>,
 ): Promise<string> {
   metricsOf()?.sent.add(1, { 'workflow_world.queue.kind': kind });
@@ -193,7 +193,7 @@ export function traceSend(
     `send ${queueName}`,
     {
       kind: t.otel.SpanKind.PRODUCER,
-      attributes: { ...attributes, 'messaging.operation.type': 'send', 'messaging.destination.name': queueName },
+      attributes: { ...attributes(), 'messaging.operation.type': 'send', 'messaging.destination.name': queueName },
     },
     async (span) => {
       try {

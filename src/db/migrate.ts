@@ -134,8 +134,12 @@ async function functionsOf(tx: TransactionSql, schema: string): Promise<Map<stri
 }
 
 /** Drops the functions that the ledger says definitions created (never an app's own functions). */
-async function dropDefinitions(tx: TransactionSql, schema: string): Promise<void> {
-  const ledger = await readDefinitions(tx, schema);
+async function dropDefinitions(
+  tx: TransactionSql,
+  schema: string,
+  ledger?: Awaited<ReturnType<typeof readDefinitions>>,
+): Promise<void> {
+  ledger ??= await readDefinitions(tx, schema);
   for (const { functions } of ledger.values()) {
     for (const signature of functions.split('\n').filter(Boolean)) await tx.unsafe(`drop function if exists ${signature}`);
   }
@@ -159,15 +163,15 @@ async function syncDefinitions(tx: TransactionSql, schema: string, version: numb
   const ledger = await readDefinitions(tx, schema);
   const current = ledger.size === wanted.length && wanted.every((d) => ledger.get(d.name)?.checksum === d.checksum);
   if (current) return [];
-  await dropDefinitions(tx, schema);
+  await dropDefinitions(tx, schema, ledger);
   await tx.unsafe(
     `create table if not exists ${ident}.schema_definitions (
        name text primary key, checksum text not null,
        functions text not null,  -- one DROP FUNCTION signature per line
        applied_at timestamptz not null default now())`,
   );
+  let known = await functionsOf(tx, schema);
   for (const file of wanted) {
-    const before = await functionsOf(tx, schema);
     try {
       await tx.unsafe(renderMigration(file.text, schema));
     } catch (cause) {
@@ -177,7 +181,9 @@ async function syncDefinitions(tx: TransactionSql, schema: string, version: numb
         { cause },
       );
     }
-    const created = [...(await functionsOf(tx, schema))].filter(([oid]) => !before.has(oid)).map(([, s]) => s);
+    const after = await functionsOf(tx, schema);
+    const created = [...after].filter(([oid]) => !known.has(oid)).map(([, s]) => s);
+    known = after;
     await tx.unsafe(`insert into ${ident}.schema_definitions (name, checksum, functions) values ($1, $2, $3)`, [
       file.name,
       file.checksum,

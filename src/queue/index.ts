@@ -43,7 +43,7 @@ export function createQueue(state: WorldState): Queue & {
 
   const queue: Queue['queue'] = async (queueName, message, opts) => {
     const prepared = prepareMessage(queueName, message, opts); // a bad request fails before any span
-    const messageId = await traceSend(queueName, prepared.kind, prepared.headers ?? undefined, messagingAttributes(), async (headers) => {
+    const messageId = await traceSend(queueName, prepared.kind, prepared.headers ?? undefined, messagingAttributes, async (headers) => {
       const sent = { ...prepared, headers: headers ?? null }; // with the trace context, when injected
       const db = await state.getDb();
       const id = newMessageId();

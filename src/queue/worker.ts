@@ -5,6 +5,7 @@ import { subscribe, type Subscription } from '../db/listener.js';
 import { withRetry } from '../db/transient-retry.js';
 import { describeError, log, type LogContext } from '../log.js';
 import { PRELOAD_MAX_EVENTS, withPreloadedRunStart } from '../shared/run-start.js';
+import { settledBy } from '../shared/settled-by.js';
 import { traceDelivery, type DeliveryTrace } from '../telemetry.js';
 import { backoffMs, errorText, timeoutSecondsOf } from './backoff.js';
 import { claimMessages, nextDueMs, type ClaimedMessage } from './claim.js';
@@ -17,7 +18,7 @@ import { getHandler, onRegister } from './handlers.js';
 import { createHeartbeat, renewLeases } from './heartbeat.js';
 import type { QueueMetrics } from './metrics.js';
 import { Outbox, type SentMessage } from './outbox.js';
-import { RELEASE_GRACE_MS, settledBy } from './shutdown.js';
+
 import { Slots } from './slots.js';
 import type { Waker } from './wake.js';
 
@@ -354,6 +355,9 @@ export interface WorkerState {
   /** The last claim that answered (whether or not it found messages). */
   lastClaimAt: Date | null;
 }
+
+/** Releasing leases gets this long even when the drain used up the shutdown deadline. */
+const RELEASE_GRACE_MS = 2_000;
 
 function context(message: ClaimedMessage): LogContext {
   return { messageId: message.id, runId: message.runId ?? undefined, queue: message.queueName, attempt: message.attempt };

@@ -1,6 +1,7 @@
 import { resolveConfig, type WorldConfig, type WorldOptions } from '../config.js';
 import { acquireDb, type Db } from '../db/client.js';
 import { WorldPgError } from '../errors.js';
+import { settledBy } from './settled-by.js';
 
 /**
  * The lazily opened resources of one World instance. Nothing happens at construction
@@ -43,15 +44,7 @@ export function createWorldState(options: WorldOptions) {
       (h) => h.release(),
       () => {}, // the pool never opened: nothing to release
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      if (Number.isFinite(deadline)) timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    try {
-      await Promise.race([releasing, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await (Number.isFinite(deadline) ? settledBy(releasing, deadline) : releasing);
   }
 
   return { getConfig, getDb, release };

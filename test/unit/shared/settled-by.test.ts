@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { settledBy } from '../../../src/queue/shutdown.js';
+import { settledBy } from '../../../src/shared/settled-by.js';
 
 describe('shutdown deadlines', () => {
   test('settledBy: true for what settles in time (rejections included), false at the deadline, true for nothing', async () => {
