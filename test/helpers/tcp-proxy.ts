@@ -1,4 +1,6 @@
 import net from 'node:net';
+import { afterAll } from 'vitest';
+import { databaseUrl } from './db.js';
 
 /**
  * A loopback TCP proxy in front of the test server, for failures a real network has and a local
@@ -25,7 +27,14 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
+const open: TcpProxy[] = [];
+// every proxy a test file started is closed after the file
+afterAll(async () => {
+  await Promise.all(open.splice(0).map((p) => p.close()));
+});
+
+/** A proxy in front of `targetUrl` (the test server by default), closed after the test file. */
+export async function startTcpProxy(targetUrl: string = databaseUrl): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
   const clients = new Set<net.Socket>();
@@ -102,7 +111,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   url.hostname = '127.0.0.1';
   url.port = String(port);
 
-  return {
+  const proxy: TcpProxy = {
     url: url.toString(),
     statements: () => statements,
     openConnections: () => clients.size,
@@ -119,4 +128,6 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  open.push(proxy);
+  return proxy;
 }

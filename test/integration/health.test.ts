@@ -1,17 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createHealthHandler } from '../../src/index.js';
 import { adminSql, databaseUrl, freshSchema, testWorld } from '../helpers/db.js';
 import { rejection } from '../helpers/runs.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { queueWorld, STEP, waitFor, WORKFLOW } from './queue/helpers.js';
 
 const run = promisify(execFile);
-const proxies: TcpProxy[] = [];
-afterAll(async () => {
-  await Promise.all(proxies.map((p) => p.close()));
-});
 
 describe('health', () => {
   test('a started, idle World is ok: database, migrations, LISTEN, worker and an empty queue', async () => {
@@ -68,8 +64,7 @@ describe('health', () => {
     expect(report).toMatchObject({ status: 'down', database: { status: 'ok' }, migrations: { status: 'down', version: 0 } });
     expect(report.reasons.join('\n')).toContain(`schema "${schema}" does not exist or is not migrated`);
 
-    const proxy = await startTcpProxy(databaseUrl);
-    proxies.push(proxy);
+    const proxy = await startTcpProxy();
     const frozen = testWorld({ connectionString: proxy.url });
     expect((await frozen.health()).status).toBe('ok'); // migrated through the proxy
     proxy.freeze();
@@ -79,8 +74,7 @@ describe('health', () => {
   });
 
   test('costs a few statements, and repeated probes within two seconds one round trip', async () => {
-    const proxy = await startTcpProxy(databaseUrl);
-    proxies.push(proxy);
+    const proxy = await startTcpProxy();
     const world = testWorld({ connectionString: proxy.url });
     await world.runs.list(); // migrated
     const before = proxy.statements();

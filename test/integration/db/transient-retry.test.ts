@@ -1,10 +1,10 @@
 import postgres from 'postgres';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { withinDeadline } from '../../../src/db/deadline.js';
 import { isSafeToRetry } from '../../../src/db/sqlstate.js';
-import { adminSql, databaseUrl, freshSchema, testWorld } from '../../helpers/db.js';
+import { adminSql, freshSchema, testWorld } from '../../helpers/db.js';
 import { bytes, createRun, rejection } from '../../helpers/runs.js';
-import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 /**
  * What a connection failure does to a statement (src/db/transient-retry.ts, deadline.ts): reads
@@ -12,19 +12,9 @@ import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
  * a 503 the runtime redelivers; a statement on a connection that stopped answering gives up at
  * its deadline. Each failure is real, made by a TCP proxy between the World and the server.
  */
-const proxies: TcpProxy[] = [];
-afterAll(async () => {
-  await Promise.all(proxies.map((p) => p.close()));
-});
-async function proxy() {
-  const p = await startTcpProxy(databaseUrl);
-  proxies.push(p);
-  return p;
-}
-
 describe('statements across connection failures', () => {
   test('a write whose reply is lost is applied once and not sent again (503); a read is sent again and answers', async () => {
-    const p = await proxy();
+    const p = await startTcpProxy();
     const schema = freshSchema();
     const world = testWorld({ connectionString: p.url, schema });
     const runId = await createRun(world, { started: true });
@@ -54,7 +44,7 @@ describe('statements across connection failures', () => {
   });
 
   test('a statement on a connection that stopped answering gives up at its deadline with a retryable error', async () => {
-    const p = await proxy();
+    const p = await startTcpProxy();
     const sql = postgres(p.url, { max: 1, fetch_types: false, onnotice: () => {} });
     try {
       expect((await sql`select 1 as one`)[0]?.one).toBe(1);

@@ -1,18 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, test } from 'vitest';
-import { databaseUrl } from '../../helpers/db.js';
-import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { describe, expect, test } from 'vitest';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { queueWorld, STEP, WORKFLOW } from './helpers.js';
 
-const proxies: TcpProxy[] = [];
-afterAll(async () => {
-  await Promise.all(proxies.map((p) => p.close()));
-});
 
 describe('idle cost', () => {
   test('a started World with nothing to do holds at most 3 connections and issues at most 2 statements per poll', async () => {
-    const proxy = await startTcpProxy(databaseUrl);
-    proxies.push(proxy);
+    const proxy = await startTcpProxy();
     const pollMs = 250;
     const world = queueWorld({ connectionString: proxy.url, queuePollMs: pollMs });
     world.createQueueHandler(WORKFLOW, async () => {});

@@ -1,18 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, test } from 'vitest';
-import { databaseUrl } from '../../helpers/db.js';
-import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { describe, expect, test } from 'vitest';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { queueWorld, waitFor, WORKFLOW } from './helpers.js';
 
-const proxies: TcpProxy[] = [];
-afterAll(async () => {
-  await Promise.all(proxies.map((p) => p.close()));
-});
 
 describe('queue shutdown', () => {
   test("stop() returns when the delivery's result statement hangs on a connection that stopped answering", async () => {
-    const proxy = await startTcpProxy(databaseUrl);
-    proxies.push(proxy);
+    const proxy = await startTcpProxy();
     const world = queueWorld({ connectionString: proxy.url, shutdownTimeoutMs: 500 });
     let finish!: () => void;
     const handled: string[] = [];
